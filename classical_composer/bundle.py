@@ -1,0 +1,205 @@
+"""The bundle: everything predict.py needs, in one folder, never half-written.
+
+In:  a trained model, its settings, its vocabulary and the training token
+     indices (save); or a folder (load).
+Out: the folder (save); or a `Bundle` checked to fit together (load).
+
+A bundle folder holds:
+
+    bundle.json                  format, settings, vocabulary, file names, training summary
+    model-<id>.keras             the best model so far (architecture + weights)
+    training_tokens-<hash>.npz   the training pieces as token indices, to seed generation
+
+The original saved only weights and rebuilt the vocabulary at predict time by
+re-parsing the data, so a different data set gave shape errors deep inside
+TensorFlow. A bundle carries its own vocabulary and settings instead.
+
+bundle.json is the pointer that makes a bundle complete: new model files are
+written under new names first, and bundle.json is replaced last, in one atomic
+rename. A crash or Ctrl-C at any moment leaves the previous complete bundle or
+the new one. The same mechanism keeps the resume state (resume.json).
+"""
+
+import hashlib
+import io
+import json
+import os
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from classical_composer.cli import UserError
+from classical_composer.prepare_sequences import Vocabulary
+from classical_composer.settings import PRESETS, Settings
+
+FORMAT_NAME = "classical-composer bundle"
+FORMAT_VERSION = 1
+POINTER_FILE = "bundle.json"
+RESUME_FILE = "resume.json"
+
+
+@dataclass
+class Bundle:
+    settings: Settings
+    vocabulary: Vocabulary
+    model: keras.Model
+    training_pieces: list  # one int32 array of token indices per training piece
+    training: dict  # what training recorded: command, epochs, losses
+
+
+# --- Writing -----------------------------------------------------------------
+
+
+def write_json_atomically(path: Path, content: dict) -> None:
+    """Replace a JSON file in one step: readers see the old file or the new one, never a mix."""
+    temporary = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    with open(temporary, "w") as handle:
+        json.dump(content, handle, indent=1)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+
+
+def save_model_file(folder: Path, model: keras.Model, prefix: str = "model") -> str:
+    """Save a model under a name no pointer uses yet; return that name."""
+    name = f"{prefix}-{uuid.uuid4().hex[:12]}.keras"
+    model.save(folder / name)
+    return name
+
+
+def save_training_tokens(folder: Path, training_pieces: list) -> str:
+    """Save the training pieces once, named by their content; return the file name."""
+    buffer = io.BytesIO()
+    np.savez_compressed(
+        buffer,
+        token_indices=np.concatenate(training_pieces).astype(np.int32),
+        piece_lengths=np.array([len(piece) for piece in training_pieces], dtype=np.int64),
+    )
+    content = buffer.getvalue()
+    name = f"training_tokens-{hashlib.sha256(content).hexdigest()[:12]}.npz"
+    if not (folder / name).exists():
+        temporary = folder / f".{name}.tmp{os.getpid()}"
+        temporary.write_bytes(content)
+        os.replace(temporary, folder / name)
+    return name
+
+
+def save_bundle(folder: Path, settings: Settings, vocabulary: Vocabulary, model: keras.Model,
+                training_pieces: list, training: dict) -> None:
+    """Write a complete new bundle into `folder`, then switch bundle.json to it."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    pointer = {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "settings": settings.as_dict(),
+        "vocabulary": vocabulary.tokens,
+        "model_file": save_model_file(folder, model),
+        "training_tokens_file": save_training_tokens(folder, training_pieces),
+        "training": training,
+    }
+    write_json_atomically(folder / POINTER_FILE, pointer)
+    remove_unreferenced_files(folder)
+
+
+def remove_unreferenced_files(folder: Path) -> None:
+    """Delete model and token files that neither bundle.json nor resume.json points to."""
+    referenced = set()
+    for pointer_name in (POINTER_FILE, RESUME_FILE):
+        try:
+            pointer = json.loads((folder / pointer_name).read_text())
+        except (OSError, ValueError):
+            continue
+        referenced.update(value for key, value in pointer.items() if key.endswith("_file"))
+    for path in folder.iterdir():
+        is_ours = path.suffix in (".keras", ".npz") or ".tmp" in path.name
+        if is_ours and path.name not in referenced:
+            path.unlink(missing_ok=True)
+
+
+# --- Reading -------------------------------------------------------------------
+
+
+def read_pointer(folder: Path, name: str = POINTER_FILE) -> dict:
+    """Read and check bundle.json (or resume.json); every problem is one UserError sentence."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise UserError(f"there is no bundle folder {folder}; train one with: python train.py --out {folder}")
+    path = folder / name
+    if not path.is_file():
+        raise UserError(f"{folder} has no {name}, so it is not a complete bundle; train one with: python train.py --out {folder}")
+    try:
+        pointer = json.loads(path.read_text())
+    except (OSError, ValueError):
+        raise UserError(f"{path} is not readable JSON; the bundle is damaged, so train it again") from None
+    if not isinstance(pointer, dict) or pointer.get("format") != FORMAT_NAME:
+        raise UserError(f"{path} is not a classical-composer bundle")
+    version = pointer.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise UserError(
+            f"{folder} was written in bundle format {version}, but this version reads format {FORMAT_VERSION} "
+            f"and older; update classical-composer or retrain"
+        )
+    for key in ("settings", "vocabulary", "model_file", "training_tokens_file"):
+        if key not in pointer:
+            raise UserError(f"{path} lacks '{key}', so the bundle is incomplete; train it again")
+    for key in ("model_file", "training_tokens_file"):
+        if not (folder / str(pointer[key])).is_file():
+            raise UserError(f"{folder} is incomplete: {pointer[key]} is missing; train it again")
+    return pointer
+
+
+def settings_of(pointer: dict, folder: Path) -> Settings:
+    try:
+        settings = Settings.from_dict(pointer["settings"])
+    except (TypeError, ValueError) as error:
+        raise UserError(f"the settings in {folder} are not ones this version knows ({error})") from None
+    if settings.preset not in PRESETS:
+        raise UserError(f"the bundle in {folder} uses preset '{settings.preset}', which this version does not know")
+    return settings
+
+
+def load_training_pieces(path: Path) -> list:
+    with np.load(path) as stored:
+        return np.split(stored["token_indices"], np.cumsum(stored["piece_lengths"])[:-1])
+
+
+def load_model_checked(path: Path, settings: Settings, vocabulary_size: int, compile: bool) -> keras.Model:
+    """Load a model and check that its input and output fit the settings and vocabulary."""
+    try:
+        model = keras.models.load_model(path, compile=compile)
+    except Exception as error:  # Keras raises many kinds for a damaged file
+        raise UserError(f"{path} cannot be loaded as a Keras model ({type(error).__name__}); train the bundle again") from None
+    output_classes = model.output_shape[-1]
+    if output_classes != vocabulary_size:
+        raise UserError(
+            f"the vocabulary in {path.parent} has {vocabulary_size} tokens but its network predicts "
+            f"{output_classes} classes; the bundle's files do not belong together, so train it again"
+        )
+    if model.input_shape[1] != settings.sequence_length:
+        raise UserError(
+            f"the network in {path.parent} reads windows of {model.input_shape[1]} tokens but its settings "
+            f"say {settings.sequence_length}; train the bundle again"
+        )
+    return model
+
+
+def load_bundle(folder: Path) -> Bundle:
+    """Read a bundle folder into a Bundle, or raise one UserError sentence saying what is wrong."""
+    folder = Path(folder)
+    pointer = read_pointer(folder)
+    settings = settings_of(pointer, folder)
+    vocabulary = Vocabulary(pointer["vocabulary"])
+    if vocabulary.tokens != pointer["vocabulary"]:
+        raise UserError(f"the vocabulary in {folder / POINTER_FILE} is not a sorted list of distinct tokens")
+    model = load_model_checked(folder / pointer["model_file"], settings, len(vocabulary), compile=False)
+    try:
+        training_pieces = load_training_pieces(folder / pointer["training_tokens_file"])
+    except (OSError, ValueError, KeyError) as error:
+        raise UserError(f"the training tokens in {folder} cannot be read ({error}); train the bundle again") from None
+    if any(piece.size and (piece.min() < 0 or piece.max() >= len(vocabulary)) for piece in training_pieces):
+        raise UserError(f"the training tokens in {folder} do not fit its vocabulary; train the bundle again")
+    return Bundle(settings, vocabulary, model, training_pieces, pointer.get("training", {}))

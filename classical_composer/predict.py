@@ -1,0 +1,147 @@
+"""Stage 4 of 4: a trained model -> new token sequences -> a MIDI file.
+
+In:  a Bundle (model, vocabulary, settings, training pieces), sampling choices
+     and a random generator.
+Out: generated token indices, and a MIDI file written from their tokens.
+
+Generation, as in the original: take a window of `sequence_length` tokens
+from the training data, ask the network for the next token's probabilities,
+pick one, slide the window one token on (drop the first, append the pick),
+and repeat. The window holds token *indices*; `encode_window` turns it into
+network input each step, the same way training did.
+"""
+
+import os
+from pathlib import Path
+
+import keras
+import numpy as np
+from music21 import chord, instrument, note, stream, tempo
+
+from classical_composer import tokens
+from classical_composer.network import inference_copy
+from classical_composer.prepare_sequences import encode_window
+from classical_composer.settings import Settings
+
+# --- Sampling -----------------------------------------------------------------
+
+
+def choose_next(probabilities: np.ndarray, top_k: int, temperature: float, random: np.random.Generator) -> int:
+    """Pick the next token's class from the network's probabilities.
+
+    top_k = 1 is the original's argmax (no randomness). top_k = K keeps the K
+    most likely classes, renormalises and samples; top_k = 0 samples from the
+    whole distribution. The temperature reshapes the distribution first:
+    below 1 it sharpens, above 1 it flattens.
+    """
+    if top_k == 1:
+        return int(np.argmax(probabilities))
+    # Work in log space: p ** (1 / T) of a tiny probability underflows.
+    logits = np.log(np.maximum(probabilities.astype(np.float64), 1e-30)) / temperature
+    candidates = np.arange(len(logits))
+    if 0 < top_k < len(logits):
+        # A stable sort, so that ties are broken the same way on every run.
+        candidates = np.argsort(-logits, kind="stable")[:top_k]
+    weights = np.exp(logits[candidates] - logits[candidates].max())
+    return int(random.choice(candidates, p=weights / weights.sum()))
+
+
+# --- Generation -------------------------------------------------------------
+
+
+def seed_windows(training_pieces: list, sequence_length: int, count: int, random: np.random.Generator) -> np.ndarray:
+    """`count` random windows of training token indices, each inside one piece: (count, time)."""
+    long_enough = [piece for piece in training_pieces if len(piece) >= sequence_length]
+    if not long_enough:
+        raise ValueError(f"no training piece has the {sequence_length} tokens a seed window needs")
+    windows = []
+    for _ in range(count):
+        piece = long_enough[random.integers(len(long_enough))]
+        start = random.integers(len(piece) - sequence_length + 1)
+        windows.append(piece[start : start + sequence_length])
+    return np.stack(windows).astype(np.int32)
+
+
+def probability_function(model: keras.Model, settings: Settings, vocabulary_size: int):
+    """A fast (batch, time, 1) -> (batch, vocabulary) function for the generation loop.
+
+    The original called model.predict once per note, which builds a data
+    pipeline every call and runs the training graph with its recurrent
+    dropout switched off step by step. Here an inference copy without
+    recurrent dropout is compiled once with XLA and then called directly.
+    """
+    import tensorflow as tf  # the compiled path is TensorFlow's; Keras runs on it here
+
+    inference = inference_copy(model, settings, vocabulary_size)
+
+    @tf.function(jit_compile=True, reduce_retracing=True)
+    def next_token_probabilities(network_input):
+        return inference(network_input, training=False)
+
+    return lambda network_input: next_token_probabilities(tf.constant(network_input)).numpy()
+
+
+def generate(probabilities_of, start_windows: np.ndarray, num_notes: int, vocabulary_size: int,
+             top_k: int = 1, temperature: float = 1.0, random: np.random.Generator | None = None) -> np.ndarray:
+    """Compose `num_notes` tokens after each start window, all songs in one batch.
+
+    probabilities_of: (batch, time, 1) float32 -> (batch, vocabulary) probabilities.
+    start_windows:    (songs, time) token indices.
+    Returns           (songs, num_notes) token indices.
+    """
+    random = random or np.random.default_rng()
+    windows = np.array(start_windows, dtype=np.int32)  # (songs, time), slides one token per step
+    composed = np.zeros((len(windows), num_notes), dtype=np.int32)
+    for step in range(num_notes):
+        probabilities = probabilities_of(encode_window(windows, vocabulary_size))  # (songs, vocabulary)
+        for song, song_probabilities in enumerate(probabilities):
+            composed[song, step] = choose_next(song_probabilities, top_k, temperature, random)
+        # Append the chosen *index*; encode_window scales the whole window afresh next step.
+        windows = np.concatenate([windows[:, 1:], composed[:, step : step + 1]], axis=1)
+    return composed
+
+
+# --- Tokens -> MIDI -----------------------------------------------------------
+
+
+def tokens_to_stream(token_list: list[str], instrument_name: str = "Piano", bpm: float = 120) -> stream.Stream:
+    """Tokens -> a music21 stream, one event after another.
+
+    Without --durations every event lasts exactly STEP_QUARTERS and the next
+    starts when it ends. (The original advanced the offset by 0.5 but left
+    each note a full quarter long, so consecutive notes overlapped.)
+    With --durations an event lasts its bin's written length.
+    """
+    part = stream.Stream()
+    part.insert(0, instrument.fromString(instrument_name))
+    part.insert(0, tempo.MetronomeMark(number=bpm))
+    offset = 0.0
+    for token in token_list:
+        event = tokens.decode(token)
+        length = tokens.WRITTEN_QUARTERS[event.length] if event.length else tokens.STEP_QUARTERS
+        to_play = tokens.pitches_to_play(event.sound)
+        if not to_play:
+            element = note.Rest(quarterLength=length)
+        elif len(to_play) == 1 and isinstance(to_play[0], str):
+            element = note.Note(to_play[0], quarterLength=length)
+        else:
+            # A faithful chord has bare pitch classes: note.Note(7) is G in
+            # octave 4, as in the original (a documented limitation;
+            # --octave-chords keeps the real octaves).
+            element = chord.Chord([note.Note(pitch) for pitch in to_play], quarterLength=length)
+        if event.velocity is not None:
+            element.volume.velocity = event.velocity
+        part.insert(offset, element)
+        offset += length
+    return part
+
+
+def write_midi(token_list: list[str], path: Path, instrument_name: str = "Piano", bpm: float = 120) -> None:
+    """Write tokens as a MIDI file. The file appears complete or not at all."""
+    path = Path(path)
+    temporary = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        tokens_to_stream(token_list, instrument_name, bpm).write("midi", fp=temporary)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)

@@ -1,0 +1,157 @@
+"""Stage 2 of 4: token sequences -> vocabulary, windows and targets.
+
+In:  the pieces from parse.py (lists of token strings) and the settings.
+Out: a `Vocabulary` (sorted tokens <-> integer classes), `Windows` of
+     `sequence_length` token indices each with the index that follows as its
+     target, and `WindowBatches` that feed them to Keras.
+
+The network's input at every step is ONE number, the token's index divided by
+the vocabulary size, exactly as in the original. `encode_window` is the only
+function that makes that input: training and generation both call it, so the
+network can never see one thing while learning and another while composing.
+"""
+
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+
+
+# --- Vocabulary -------------------------------------------------------------
+
+
+class Vocabulary:
+    """The sorted set of tokens; a token's class is its position in that order."""
+
+    def __init__(self, token_list: list[str]):
+        self.tokens = sorted(set(token_list))
+        self.index_of = {token: index for index, token in enumerate(self.tokens)}
+
+    @classmethod
+    def of_pieces(cls, pieces) -> "Vocabulary":
+        return cls([token for piece in pieces for token in piece.tokens])
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+    def encode(self, token_list: list[str]) -> np.ndarray:
+        return np.array([self.index_of[token] for token in token_list], dtype=np.int32)
+
+    def decode(self, indices) -> list[str]:
+        return [self.tokens[int(index)] for index in indices]
+
+
+# --- Train / validation split ------------------------------------------------
+
+
+def split_by_file(pieces: list, validation_split: float, seed: int) -> tuple[list, list]:
+    """Hold out whole files for validation.
+
+    Neighbouring windows share all but one token, so a split by window would
+    put near-copies of the validation windows into the training set. With two
+    or more files at least one is held out (when the split is above 0); with
+    one file there is nothing to hold out.
+    """
+    if validation_split <= 0 or len(pieces) < 2:
+        return list(pieces), []
+    held_out = min(len(pieces) - 1, max(1, round(validation_split * len(pieces))))
+    order = np.random.default_rng(seed).permutation(len(pieces))
+    validation_rows = set(order[:held_out].tolist())
+    training = [piece for row, piece in enumerate(pieces) if row not in validation_rows]
+    validation = [piece for row, piece in enumerate(pieces) if row in validation_rows]
+    return training, validation
+
+
+# --- Windows -----------------------------------------------------------------
+
+
+@dataclass
+class Windows:
+    """Every window of `sequence_length` tokens that lies inside one piece.
+
+    The pieces are stored once, end to end, in `token_indices`; a window is a
+    start position into it. Memory grows with the number of tokens, never with
+    tokens x sequence length (the original built every window as a copy).
+    """
+
+    token_indices: np.ndarray  # (tokens,) int32: all pieces, end to end
+    starts: np.ndarray  # (windows,) int64: where each window begins
+    sequence_length: int
+    short_pieces: int  # pieces with no window at all (not longer than sequence_length)
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def rows(self, window_numbers) -> tuple[np.ndarray, np.ndarray]:
+        """Windows and their targets: (batch, sequence_length) and (batch,) token indices."""
+        # A strided view of every position in the stream: no copy is made here,
+        # only when the batch's rows are picked out below.
+        all_windows = np.lib.stride_tricks.sliding_window_view(self.token_indices, self.sequence_length + 1)
+        picked = all_windows[self.starts[window_numbers]]  # (batch, sequence_length + 1)
+        return picked[:, :-1], picked[:, -1]
+
+
+def make_windows(pieces: list, vocabulary: Vocabulary, sequence_length: int) -> Windows:
+    """Cut pieces into windows that never run from the end of one piece into the next.
+
+    The original joined all pieces into one list first, so some windows taught
+    the network a transition from one piece's last notes to another's first.
+    """
+    streams, starts, short_pieces, position = [], [], 0, 0
+    for piece in pieces:
+        indices = vocabulary.encode(piece.tokens)
+        window_count = len(indices) - sequence_length  # the last token is a target, never an input start
+        if window_count <= 0:
+            short_pieces += 1
+        else:
+            starts.append(position + np.arange(window_count, dtype=np.int64))
+        streams.append(indices)
+        position += len(indices)
+    return Windows(
+        token_indices=np.concatenate(streams) if streams else np.zeros(0, np.int32),
+        starts=np.concatenate(starts) if starts else np.zeros(0, np.int64),
+        sequence_length=sequence_length,
+        short_pieces=short_pieces,
+    )
+
+
+# --- Network input ------------------------------------------------------------
+
+
+def encode_window(index_windows: np.ndarray, vocabulary_size: int) -> np.ndarray:
+    """Token indices -> network input: (batch, time) ints -> (batch, time, 1) float32.
+
+    The one place the original's normalisation (index / vocabulary size) lives.
+    """
+    index_windows = np.asarray(index_windows)
+    return (index_windows.astype(np.float32) / np.float32(vocabulary_size))[..., np.newaxis]
+
+
+class WindowBatches(keras.utils.PyDataset):
+    """Batches of (network input, target class) for model.fit, shuffled each epoch.
+
+    Targets are class numbers (sparse), not one-hot rows: a one-hot target
+    costs vocabulary-size floats per window for the same information.
+    """
+
+    def __init__(self, windows: Windows, vocabulary_size: int, batch_size: int, shuffle: bool, seed: int = 0):
+        super().__init__()
+        self.windows = windows
+        self.vocabulary_size = vocabulary_size
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.random = np.random.default_rng(seed)
+        self.order = np.arange(len(windows))
+        self.on_epoch_end()
+
+    def __len__(self) -> int:
+        return -(-len(self.windows) // self.batch_size)  # the last batch may be smaller
+
+    def __getitem__(self, batch_number: int):
+        window_numbers = self.order[batch_number * self.batch_size : (batch_number + 1) * self.batch_size]
+        index_windows, targets = self.windows.rows(window_numbers)
+        return encode_window(index_windows, self.vocabulary_size), targets.astype(np.int32)
+
+    def on_epoch_end(self) -> None:
+        if self.shuffle:
+            self.random.shuffle(self.order)

@@ -1,0 +1,84 @@
+"""Every setting that shapes the data, the network and its training, in one place.
+
+In:  command-line flags (train.py builds a Settings from them) or a bundle's
+     settings.json (predict.py reads one back).
+Out: a frozen `Settings` whose fields the other modules read, and the named
+     network `PRESETS`.
+
+A setting is written here once. The command-line defaults come from the
+dataclass defaults, and the bundle stores `asdict(settings)`, so a model can
+never be rebuilt with settings other than the ones it was trained with.
+"""
+
+import dataclasses
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class NetworkSize:
+    """The sizes that differ between presets; the shape of the network does not."""
+
+    lstm_layers: int  # stacked LSTM layers; all but the last return sequences
+    lstm_units: int  # units in each LSTM layer
+    dense_units: int  # units in the hidden Dense layer before the output
+    dropout: float  # dropout after the last LSTM and after the hidden Dense layer
+    recurrent_dropout: float  # dropout on the recurrent state of all but the last LSTM
+
+
+PRESETS = {
+    # The original network: 3 x LSTM(512) -> Dense(256) -> Dense(vocabulary).
+    # About 20-25 training windows a second on a 2-core CPU.
+    "original": NetworkSize(lstm_layers=3, lstm_units=512, dense_units=256, dropout=0.3, recurrent_dropout=0.3),
+    # The same shape, small enough to train on midi_songs/ on a 2-core CPU
+    # in well under an hour.
+    "small": NetworkSize(lstm_layers=2, lstm_units=192, dense_units=128, dropout=0.3, recurrent_dropout=0.3),
+    # A toy that trains in seconds: for tests and for trying the flags.
+    "tiny": NetworkSize(lstm_layers=2, lstm_units=16, dense_units=16, dropout=0.1, recurrent_dropout=0.1),
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What train.py was asked for. Field comments give the unit and meaning."""
+
+    # --- Encoding: how a piece becomes tokens (see tokens.py for the grammar).
+    rests: bool = False  # add a "rest" token for time in which nothing sounds
+    octave_chords: bool = False  # chords keep each pitch's octave, not just pitch classes
+    durations: bool = False  # add the event's length as one of three bins
+    velocities: bool = False  # add the event's loudness as one of four levels
+    transpose: bool = False  # transpose each piece to C major / A minor before encoding
+
+    # --- Windows: how tokens become training examples.
+    sequence_length: int = 100  # tokens the network reads to predict the next one
+
+    # --- Network.
+    preset: str = "original"  # a key of PRESETS
+    mixed_precision: bool = False  # compute in bfloat16, keep weights and softmax in float32
+
+    # --- Training.
+    epochs: int = 200  # passes over the training windows
+    batch_size: int = 128  # windows per gradient step
+    validation_split: float = 0.1  # share of the *files* held out to judge the model
+    patience: int = 0  # stop after this many epochs without improvement; 0 = never
+    seed: int = 0  # seeds the file split, the shuffling and the initial weights
+
+    @property
+    def network_size(self) -> NetworkSize:
+        return PRESETS[self.preset]
+
+    def encoding(self) -> dict:
+        """The fields that decide which tokens a MIDI file gives (used as a cache key)."""
+        names = ("rests", "octave_chords", "durations", "velocities", "transpose")
+        return {name: getattr(self, name) for name in names}
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "Settings":
+        """Rebuild settings from a bundle, refusing fields this version does not know."""
+        known = {field.name for field in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown settings {', '.join(unknown)}")
+        return cls(**values)

@@ -1,0 +1,149 @@
+"""The training run: the four stages put together, with a bundle kept up to date.
+
+In:  settings, a folder of MIDI files, a bundle folder, and whether to resume.
+Out: the bundle folder, holding the best model so far after every epoch.
+
+    parse_folder -> split_by_file -> Vocabulary -> make_windows -> build_network -> fit
+
+The original wrote a new weights file for every improvement of the *training*
+loss. Here one bundle holds the best model, judged on the validation loss when
+validation files exist. After every epoch the full training state (model with
+optimizer) is also kept, so `--resume` can carry on after an interruption.
+"""
+
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+import keras
+
+from classical_composer.bundle import (
+    FORMAT_NAME, FORMAT_VERSION, RESUME_FILE, load_model_checked, read_pointer, remove_unreferenced_files,
+    save_bundle, save_model_file, write_json_atomically,
+)
+from classical_composer.cli import UserError
+from classical_composer.network import build_network
+from classical_composer.parse import parse_folder
+from classical_composer.prepare_sequences import Vocabulary, WindowBatches, make_windows, split_by_file
+from classical_composer.settings import Settings
+
+
+def data_fingerprint(settings: Settings, training_pieces: list, validation_pieces: list) -> str:
+    """A hash of what must not change for --resume: the pieces, their split, and all settings but the epochs."""
+    recipe = {name: value for name, value in settings.as_dict().items() if name not in ("epochs", "patience")}
+    digest = hashlib.sha256(json.dumps(recipe, sort_keys=True).encode())
+    for group in (training_pieces, validation_pieces):
+        digest.update(json.dumps([[piece.name, piece.tokens] for piece in group]).encode())
+    return digest.hexdigest()
+
+
+class KeepBundle(keras.callbacks.Callback):
+    """After each epoch: save the bundle if the model improved, and always save the resume state."""
+
+    def __init__(self, out: Path, settings: Settings, vocabulary: Vocabulary, training_pieces: list,
+                 monitor: str, summary: dict, fingerprint: str, history: dict, best: float):
+        super().__init__()
+        self.out, self.settings, self.vocabulary = out, settings, vocabulary
+        self.training_indices = [vocabulary.encode(piece.tokens) for piece in training_pieces]
+        self.monitor, self.summary, self.fingerprint = monitor, summary, fingerprint
+        self.history, self.best = history, best
+
+    def on_epoch_end(self, epoch: int, logs=None) -> None:
+        for name, value in (logs or {}).items():
+            self.history.setdefault(name, []).append(float(value))
+        current = float(logs[self.monitor])
+        if current < self.best:
+            self.best = current
+            training = {**self.summary, "best_epoch": epoch + 1, "monitor": self.monitor,
+                        **{name: float(value) for name, value in logs.items()}}
+            save_bundle(self.out, self.settings, self.vocabulary, self.model, self.training_indices, training)
+            print(f"epoch {epoch + 1}: {self.monitor} improved to {current:.4f}; bundle saved in {self.out}")
+        resume_state = {
+            "format": FORMAT_NAME, "format_version": FORMAT_VERSION,
+            "model_file": save_model_file(self.out, self.model, prefix="resume"),
+            "epochs_done": epoch + 1, "best": self.best, "fingerprint": self.fingerprint, "history": self.history,
+        }
+        write_json_atomically(self.out / RESUME_FILE, resume_state)
+        remove_unreferenced_files(self.out)
+
+
+def describe(corpus, training_pieces, validation_pieces, vocabulary, train_windows, validation_windows) -> dict:
+    """The numbers worth printing and keeping in the bundle."""
+    return {
+        "files_read": len(corpus.pieces), "files_skipped": len(corpus.skipped), "tokens": corpus.token_count,
+        "classes": len(vocabulary),
+        "training_files": len(training_pieces), "training_windows": len(train_windows),
+        "validation_files": len(validation_pieces), "validation_windows": len(validation_windows),
+        "pieces_shorter_than_window": train_windows.short_pieces + validation_windows.short_pieces,
+    }
+
+
+def train(settings: Settings, midi_dir: Path, out: Path, resume: bool = False, command: str = "") -> dict:
+    """Run training from MIDI files to a bundle; return the training history."""
+    midi_dir, out = Path(midi_dir), Path(out)
+    if not midi_dir.is_dir():
+        raise UserError(f"the MIDI folder {midi_dir} does not exist; point --midi-dir at a folder of .mid files")
+
+    # --- Data ------------------------------------------------------------------
+    corpus = parse_folder(midi_dir, settings.encoding())
+    if not corpus.pieces:
+        raise UserError(f"no usable MIDI file in {midi_dir} (files skipped: {len(corpus.skipped)}); "
+                        f"put .mid or .midi files with notes there")
+    print(f"parsed {len(corpus.pieces)} files ({len(corpus.skipped)} skipped), {corpus.token_count} tokens")
+    training_pieces, validation_pieces = split_by_file(corpus.pieces, settings.validation_split, settings.seed)
+    vocabulary = Vocabulary.of_pieces(corpus.pieces)
+    train_windows = make_windows(training_pieces, vocabulary, settings.sequence_length)
+    validation_windows = make_windows(validation_pieces, vocabulary, settings.sequence_length)
+    if len(train_windows) == 0:
+        longest = max(len(piece.tokens) for piece in training_pieces)
+        raise UserError(f"--sequence-length {settings.sequence_length} is longer than every training piece "
+                        f"(the longest has {longest} tokens); choose a smaller --sequence-length")
+    summary = {"command": command, **describe(corpus, training_pieces, validation_pieces, vocabulary,
+                                              train_windows, validation_windows)}
+    print(f"{summary['classes']} classes; training: {summary['training_files']} files, "
+          f"{summary['training_windows']} windows; validation: {summary['validation_files']} files, "
+          f"{summary['validation_windows']} windows; {summary['pieces_shorter_than_window']} pieces "
+          f"shorter than the {settings.sequence_length}-token window gave no windows")
+
+    has_validation = len(validation_windows) > 0
+    monitor = "val_loss" if has_validation else "loss"
+    if not has_validation:
+        print("no validation windows: the best model is judged on the training loss")
+    fingerprint = data_fingerprint(settings, training_pieces, validation_pieces)
+
+    # --- Network ---------------------------------------------------------------
+    keras.utils.set_random_seed(settings.seed)
+    if settings.mixed_precision:
+        keras.mixed_precision.set_dtype_policy("mixed_bfloat16")
+    history, best, first_epoch = {}, float("inf"), 0
+    if resume:
+        state = read_pointer(out, RESUME_FILE)
+        if state.get("fingerprint") != fingerprint:
+            raise UserError(f"cannot resume: the data or settings differ from those of the run in {out}; "
+                            f"use the same --midi-dir and flags (only --epochs may change)")
+        model = load_model_checked(out / state["model_file"], settings, len(vocabulary), compile=True)
+        history, best, first_epoch = state["history"], state["best"], state["epochs_done"]
+        if first_epoch >= settings.epochs:
+            raise UserError(f"the run in {out} already finished {first_epoch} epochs; ask for more with --epochs")
+        print(f"resuming after epoch {first_epoch} of {settings.epochs}")
+    else:
+        model = build_network(settings, len(vocabulary))
+    print(f"network: preset {settings.preset}, {model.count_params():,} parameters")
+
+    # --- Training --------------------------------------------------------------
+    out.mkdir(parents=True, exist_ok=True)
+    callbacks = [KeepBundle(out, settings, vocabulary, training_pieces, monitor, summary, fingerprint, history, best)]
+    if settings.patience > 0:
+        callbacks.append(keras.callbacks.EarlyStopping(monitor=monitor, patience=settings.patience))
+    model.fit(
+        WindowBatches(train_windows, len(vocabulary), settings.batch_size, shuffle=True,
+                      seed=settings.seed + first_epoch),
+        validation_data=(WindowBatches(validation_windows, len(vocabulary), settings.batch_size, shuffle=False)
+                         if has_validation else None),
+        epochs=settings.epochs,
+        initial_epoch=first_epoch,
+        callbacks=callbacks,
+        verbose=1 if sys.stdout.isatty() else 2,  # one line per epoch in a log file
+    )
+    return history

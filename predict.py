@@ -1,0 +1,104 @@
+"""Compose new music with a trained bundle and write it as MIDI.
+
+    python predict.py                         # the original: argmax, 500 notes, output.mid
+    python predict.py --top-k 7 --seed 1      # sample among the 7 most likely tokens
+    python predict.py --num-songs 4           # output-1.mid ... output-4.mid in one batched pass
+
+Needs only the bundle folder (--weights): never the training MIDI files.
+"""
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from classical_composer.cli import UserError, quiet_tensorflow, run
+
+
+def parse_arguments(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description="Generate music note by note from a bundle written by train.py. With no flags this is the "
+        "original: a random training window as seed, argmax at every step, 500 events, 0.5 quarter apart.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    files = parser.add_argument_group("files")
+    files.add_argument("--weights", default="weights", help="bundle folder written by train.py")
+    files.add_argument("--output", default="output.mid",
+                       help="MIDI file to write; with --num-songs N, NAME-1.mid ... NAME-N.mid")
+
+    music = parser.add_argument_group("music")
+    music.add_argument("--num-notes", type=int, default=500, help="events (notes, chords, rests) to generate per song")
+    music.add_argument("--num-songs", type=int, default=1, help="songs to generate at once, each from its own seed window")
+    music.add_argument("--instrument", default="Piano", help="music21 instrument name for the output, e.g. Harpsichord, Violin")
+    music.add_argument("--bpm", type=float, default=120, help="tempo of the output, in quarter notes per minute")
+
+    sampling = parser.add_argument_group("sampling")
+    sampling.add_argument("--top-k", type=int, default=1,
+                          help="1 = always the most likely token (the original); K = sample among the K most likely "
+                          "(7 in the write-up); 0 = sample from the whole distribution")
+    sampling.add_argument("--temperature", type=float, default=1.0,
+                          help="below 1 sharpens the distribution before sampling, above 1 flattens it")
+    sampling.add_argument("--seed", type=int, default=None,
+                          help="random seed for the seed window and sampling; the same seed and bundle give a "
+                          "byte-identical MIDI file (default: different every run)")
+    return parser.parse_args(argv)
+
+
+def output_paths(output: str, num_songs: int) -> list[Path]:
+    output = Path(output)
+    if num_songs == 1:
+        return [output]
+    return [output.with_name(f"{output.stem}-{number}{output.suffix}") for number in range(1, num_songs + 1)]
+
+
+def check_arguments(arguments: argparse.Namespace) -> None:
+    if arguments.num_notes < 1:
+        raise UserError("--num-notes must be at least 1")
+    if arguments.num_songs < 1:
+        raise UserError("--num-songs must be at least 1")
+    if arguments.top_k < 0:
+        raise UserError("--top-k must be 0 (whole distribution), 1 (argmax) or more")
+    if not arguments.temperature > 0:
+        raise UserError("--temperature must be above 0")
+    if not arguments.bpm > 0:
+        raise UserError("--bpm must be above 0")
+    folder = Path(arguments.output).parent
+    if not folder.is_dir():
+        raise UserError(f"the folder {folder} for --output does not exist; create it or choose another path")
+    from music21 import instrument
+
+    try:
+        instrument.fromString(arguments.instrument)
+    except Exception:  # music21 raises InstrumentException, among others
+        raise UserError(f"music21 knows no instrument called '{arguments.instrument}'; try Piano, Harpsichord or Violin") from None
+
+
+def main() -> None:
+    arguments = parse_arguments()
+    check_arguments(arguments)
+    quiet_tensorflow()
+    from classical_composer.bundle import load_bundle
+    from classical_composer.predict import generate, probability_function, seed_windows, write_midi
+
+    bundle = load_bundle(arguments.weights)
+    vocabulary_size = len(bundle.vocabulary)
+    if arguments.top_k > vocabulary_size:
+        raise UserError(f"--top-k {arguments.top_k} is more than the bundle's {vocabulary_size} tokens")
+
+    random = np.random.default_rng(arguments.seed)
+    try:
+        starts = seed_windows(bundle.training_pieces, bundle.settings.sequence_length, arguments.num_songs, random)
+    except ValueError as error:
+        raise UserError(f"the bundle in {arguments.weights} cannot seed generation: {error}") from None
+    probabilities_of = probability_function(bundle.model, bundle.settings, vocabulary_size)
+    composed = generate(probabilities_of, starts, arguments.num_notes, vocabulary_size,
+                        arguments.top_k, arguments.temperature, random)  # (songs, num_notes)
+
+    for path, song in zip(output_paths(arguments.output, arguments.num_songs), composed):
+        token_list = bundle.vocabulary.decode(song)
+        write_midi(token_list, path, arguments.instrument, arguments.bpm)
+        print(f"wrote {path}: {len(token_list)} events, {len(set(token_list))} distinct tokens")
+
+
+if __name__ == "__main__":
+    run(main)

@@ -1,0 +1,98 @@
+"""Train the composer on a folder of MIDI files and save a bundle for predict.py.
+
+    python train.py                                   # the original: 3 x LSTM(512), 200 epochs
+    python train.py --preset small --epochs 30        # fits a 2-core CPU
+    python train.py --rests --octave-chords --durations --velocities --sequence-length 32
+
+Every default reproduces the original; every improvement is a flag.
+"""
+
+import argparse
+import shlex
+import sys
+
+from classical_composer.cli import UserError, quiet_tensorflow, run
+from classical_composer.settings import PRESETS, Settings
+
+DEFAULTS = Settings()
+
+
+def parse_arguments(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description="Train an LSTM on MIDI files and save a bundle (model, vocabulary, settings) for predict.py. "
+        "With no flags this is the original Classical-Piano-Composer: notes and chords only, "
+        "windows of 100 tokens, 3 x LSTM(512), 200 epochs.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    data = parser.add_argument_group("data")
+    data.add_argument("--midi-dir", default="midi_songs", help="folder of .mid/.midi files to learn from")
+    data.add_argument("--out", default="weights", help="bundle folder to write (kept complete at every moment)")
+    data.add_argument("--validation-split", type=float, default=DEFAULTS.validation_split,
+                      help="share of the files (not windows) held out to judge the model; "
+                      "at least one file when there are two or more")
+
+    encoding = parser.add_argument_group("encoding (what a token holds; see README, 'Token grammar')")
+    encoding.add_argument("--rests", action="store_true", help="add a 'rest' token for time in which nothing sounds")
+    encoding.add_argument("--octave-chords", action="store_true",
+                          help="spell chords with each pitch's octave (C2.G2.E-4) instead of pitch classes (0.4.7)")
+    encoding.add_argument("--durations", action="store_true",
+                          help="add each event's length: short (< 0.75 quarter), medium (< 1.5) or long")
+    encoding.add_argument("--velocities", action="store_true",
+                          help="add each event's loudness as one of the velocities 31, 59, 81, 102")
+    encoding.add_argument("--transpose", action="store_true",
+                          help="transpose every piece to C major or A minor before encoding (fewer classes)")
+    encoding.add_argument("--sequence-length", type=int, default=DEFAULTS.sequence_length,
+                          help="tokens the network reads to predict the next one")
+
+    network = parser.add_argument_group("network")
+    network.add_argument("--preset", choices=sorted(PRESETS), default=DEFAULTS.preset,
+                         help="network size: original = 3 x LSTM(512) as published; small = trains on a 2-core CPU "
+                         "in well under an hour; tiny = seconds, for tests")
+    network.add_argument("--mixed-precision", action="store_true",
+                         help="compute in bfloat16 (weights and softmax stay float32); about twice as fast on CPUs "
+                         "with bfloat16 instructions")
+
+    training = parser.add_argument_group("training")
+    training.add_argument("--epochs", type=int, default=DEFAULTS.epochs, help="passes over the training windows (in total, also with --resume)")
+    training.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size, help="windows per gradient step")
+    training.add_argument("--patience", type=int, default=DEFAULTS.patience,
+                          help="stop when the validation loss has not improved for this many epochs (0 = never)")
+    training.add_argument("--seed", type=int, default=DEFAULTS.seed, help="seeds the file split, shuffling and initial weights")
+    training.add_argument("--resume", action="store_true",
+                          help="continue the interrupted run in --out from its last finished epoch (same data and flags)")
+    return parser.parse_args(argv)
+
+
+def settings_from(arguments: argparse.Namespace) -> Settings:
+    """Check the numbers a user can get wrong, and gather them into Settings."""
+    checks = [
+        (arguments.sequence_length >= 1, "--sequence-length must be at least 1"),
+        (arguments.epochs >= 1, "--epochs must be at least 1"),
+        (arguments.batch_size >= 1, "--batch-size must be at least 1"),
+        (0 <= arguments.validation_split < 1, "--validation-split must be at least 0 and below 1"),
+        (arguments.patience >= 0, "--patience must be 0 (never stop early) or more"),
+    ]
+    for holds, message in checks:
+        if not holds:
+            raise UserError(message)
+    return Settings(
+        rests=arguments.rests, octave_chords=arguments.octave_chords, durations=arguments.durations,
+        velocities=arguments.velocities, transpose=arguments.transpose, sequence_length=arguments.sequence_length,
+        preset=arguments.preset, mixed_precision=arguments.mixed_precision, epochs=arguments.epochs,
+        batch_size=arguments.batch_size, validation_split=arguments.validation_split,
+        patience=arguments.patience, seed=arguments.seed,
+    )
+
+
+def main() -> None:
+    arguments = parse_arguments()
+    settings = settings_from(arguments)
+    quiet_tensorflow()
+    from classical_composer.training import train  # imports Keras: after the flags are known to be good
+
+    command = "python train.py " + shlex.join(sys.argv[1:])
+    train(settings, arguments.midi_dir, arguments.out, resume=arguments.resume, command=command.strip())
+
+
+if __name__ == "__main__":
+    run(main)
