@@ -3,6 +3,7 @@
     python predict.py                         # the original: argmax, 500 notes, output.mid
     python predict.py --top-k 7 --seed 1      # sample among the 7 most likely tokens
     python predict.py --num-songs 4           # output-1.mid ... output-4.mid in one batched pass
+    python predict.py --prime tune.mid --plot # continue your own tune; draw a piano roll beside it
 
 Needs only the bundle folder (--weights): never the training MIDI files.
 """
@@ -31,6 +32,10 @@ def parse_arguments(argv=None) -> argparse.Namespace:
     music.add_argument("--num-songs", type=int, default=1, help="songs to generate at once, each from its own seed window")
     music.add_argument("--instrument", default="Piano", help="music21 instrument name for the output, e.g. Harpsichord, Violin")
     music.add_argument("--bpm", type=float, default=120, help="tempo of the output, in quarter notes per minute")
+    music.add_argument("--prime", metavar="FILE.mid", default=None,
+                       help="start from the end of this MIDI file instead of a random training window; unknown "
+                       "tokens become the nearest known token, a short file is padded with training data; "
+                       "with --num-songs, every song starts from it")
 
     sampling = parser.add_argument_group("sampling")
     sampling.add_argument("--top-k", type=int, default=1,
@@ -41,6 +46,14 @@ def parse_arguments(argv=None) -> argparse.Namespace:
     sampling.add_argument("--seed", type=int, default=None,
                           help="random seed for the seed window and sampling; the same seed and bundle give a "
                           "byte-identical MIDI file (default: different every run)")
+
+    look = parser.add_argument_group("look, listen, measure (a report is always printed)")
+    look.add_argument("--plot", action="store_true", help="draw a piano-roll PNG beside each MIDI file (same name, .png)")
+    look.add_argument("--wav", action="store_true",
+                      help="render each MIDI file to WAV beside it with FluidSynth "
+                      "(sudo apt install fluidsynth fluid-soundfont-gm)")
+    look.add_argument("--report", metavar="PATH", default=None,
+                      help="also write the report of every song (and the flags) to this JSON file")
     return parser.parse_args(argv)
 
 
@@ -71,6 +84,9 @@ def check_arguments(arguments: argparse.Namespace) -> None:
         instrument.fromString(arguments.instrument)
     except Exception:  # music21 raises InstrumentException, among others
         raise UserError(f"music21 knows no instrument called '{arguments.instrument}'; try Piano, Harpsichord or Violin") from None
+    from classical_composer.listen import check_listening_flags
+
+    check_listening_flags(arguments.prime, arguments.wav, arguments.report)
 
 
 def main() -> None:
@@ -78,6 +94,7 @@ def main() -> None:
     check_arguments(arguments)
     quiet_tensorflow()
     from classical_composer.bundle import load_bundle
+    from classical_composer.listen import after_writing, primed_start_windows, write_report_json
     from classical_composer.predict import generate, probability_function, seed_windows, write_midi
 
     bundle = load_bundle(arguments.weights)
@@ -86,18 +103,25 @@ def main() -> None:
         raise UserError(f"--top-k {arguments.top_k} is more than the bundle's {vocabulary_size} tokens")
 
     random = np.random.default_rng(arguments.seed)
-    try:
-        starts = seed_windows(bundle.training_pieces, bundle.settings.sequence_length, arguments.num_songs, random)
-    except ValueError as error:
-        raise UserError(f"the bundle in {arguments.weights} cannot seed generation: {error}") from None
+    if arguments.prime:
+        starts = primed_start_windows(arguments.prime, bundle, arguments.num_songs, random)
+    else:
+        try:
+            starts = seed_windows(bundle.training_pieces, bundle.settings.sequence_length, arguments.num_songs, random)
+        except ValueError as error:
+            raise UserError(f"the bundle in {arguments.weights} cannot seed generation: {error}") from None
     probabilities_of = probability_function(bundle.model, bundle.settings, vocabulary_size)
     composed = generate(probabilities_of, starts, arguments.num_notes, vocabulary_size,
                         arguments.top_k, arguments.temperature, random)  # (songs, num_notes)
 
-    for path, song in zip(output_paths(arguments.output, arguments.num_songs), composed):
+    song_reports = []
+    for path, start, song in zip(output_paths(arguments.output, arguments.num_songs), starts, composed):
         token_list = bundle.vocabulary.decode(song)
         write_midi(token_list, path, arguments.instrument, arguments.bpm)
         print(f"wrote {path}: {len(token_list)} events, {len(set(token_list))} distinct tokens")
+        song_reports.append(after_writing(path, start, song, bundle, plot=arguments.plot, wav=arguments.wav))
+    if arguments.report:
+        write_report_json(arguments.report, vars(arguments), song_reports)
 
 
 if __name__ == "__main__":

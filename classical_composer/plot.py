@@ -1,0 +1,105 @@
+"""A piano-roll picture of a MIDI file, to see a piece before opening a sequencer.
+
+In:  a MIDI file (any, not only one this project wrote).
+Out: a PNG of FIGURE_SIZE_INCHES x PICTURE_DPI pixels: time in quarter notes
+     across, pitch up, one bar per note, its shade the note's velocity (darker
+     is louder). Silence is left blank, so rests show as gaps.
+
+    python -m classical_composer.plot output.mid                   # writes output.png
+    python -m classical_composer.plot song.mid --output roll.png
+
+The notes are read with parse.onsets_of, the same reading that training uses,
+so the picture shows what the model would see of the file.
+"""
+
+import argparse
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # draw into files only: never open a window, works without a display
+
+import matplotlib.pyplot as plt  # noqa: E402  (must follow the backend choice)
+from matplotlib.collections import PatchCollection  # noqa: E402
+from matplotlib.patches import Rectangle  # noqa: E402
+
+from classical_composer.cli import UserError, run  # noqa: E402
+
+FIGURE_SIZE_INCHES = (12, 4)  # wide, since pieces are long and the pitch range is narrow
+PICTURE_DPI = 100  # so the PNG is 1200 x 400 pixels
+MAX_VELOCITY = 127  # MIDI's loudest
+VELOCITY_COLOURS = "Blues"  # a matplotlib colour map running from pale to dark
+NOTE_HEIGHT = 0.8  # semitones: a little gap between neighbouring pitches
+NOTE_OUTLINE = 0.5  # points
+PITCH_MARGIN = 2  # semitones of space above the highest and below the lowest note
+OCTAVE = 12
+
+
+def read_notes(midi_path: Path) -> list[tuple[float, float, int, int]]:
+    """A MIDI file -> (start, length, MIDI pitch, velocity) of every pitched note, in quarters."""
+    from music21 import converter
+
+    from classical_composer.parse import onsets_of
+
+    try:
+        score = converter.parse(midi_path, format="midi", forceSource=True)
+    except Exception as error:  # music21 raises many types for malformed files
+        raise UserError(f"{midi_path} is not a readable MIDI file ({type(error).__name__})") from None
+    return [
+        (float(start), length, int(played_pitch.midi), int(velocity))
+        for start, played in onsets_of(score).items()
+        for played_pitch, length, velocity in played
+    ]
+
+
+def plot_piano_roll(notes: list[tuple[float, float, int, int]], png_path: Path, title: str = "") -> None:
+    """Draw (start, length, MIDI pitch, velocity) notes as a piano roll into a PNG file."""
+    figure, axes = plt.subplots(figsize=FIGURE_SIZE_INCHES, dpi=PICTURE_DPI, layout="constrained")
+    colour_map = plt.get_cmap(VELOCITY_COLOURS)
+    norm = matplotlib.colors.Normalize(vmin=0, vmax=MAX_VELOCITY)
+    bars = [Rectangle((start, number - NOTE_HEIGHT / 2), length, NOTE_HEIGHT) for start, length, number, _ in notes]
+    # A thin white outline, so that one pitch struck again and again shows as separate notes.
+    collection = PatchCollection(bars, cmap=colour_map, norm=norm, edgecolor="white", linewidth=NOTE_OUTLINE)
+    collection.set_array([velocity for *_, velocity in notes])
+    axes.add_collection(collection)
+    figure.colorbar(collection, ax=axes, label="velocity", pad=0.01)
+
+    if notes:
+        numbers = [number for _, _, number, _ in notes]
+        lowest, highest = min(numbers) - PITCH_MARGIN, max(numbers) + PITCH_MARGIN
+        # A labelled tick at every C in view, as on a keyboard (MIDI 60 is C4).
+        c_numbers = range(-(-lowest // OCTAVE) * OCTAVE, highest + 1, OCTAVE)
+        axes.set_yticks(list(c_numbers), [f"C{number // OCTAVE - 1}" for number in c_numbers])
+        axes.set_xlim(0, max(start + length for start, length, _, _ in notes))
+        axes.set_ylim(lowest, highest)  # after the ticks, which would otherwise widen the view
+    axes.set_xlabel("time (quarter notes)")
+    axes.set_ylabel("pitch")
+    axes.set_title(title)
+    axes.grid(axis="y", alpha=0.3)
+    # No bbox_inches="tight": the picture keeps exactly FIGURE_SIZE_INCHES x PICTURE_DPI pixels.
+    figure.savefig(png_path, dpi=PICTURE_DPI)
+    plt.close(figure)
+
+
+def plot_midi(midi_path: Path, png_path: Path | None = None) -> Path:
+    """Draw a MIDI file's piano roll; by default beside it, same name, .png. Returns the PNG path."""
+    midi_path = Path(midi_path)
+    png_path = midi_path.with_suffix(".png") if png_path is None else Path(png_path)
+    plot_piano_roll(read_notes(midi_path), png_path, title=midi_path.name)
+    return png_path
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description="Draw a MIDI file as a piano roll (PNG).")
+    parser.add_argument("midi", help="MIDI file to draw")
+    parser.add_argument("--output", default=None, help="PNG file to write (default: beside the MIDI file, .png)")
+    arguments = parser.parse_args(argv)
+    if not Path(arguments.midi).is_file():
+        raise UserError(f"there is no file {arguments.midi}; give the path of a .mid file")
+    if arguments.output and not Path(arguments.output).parent.is_dir():
+        raise UserError(f"the folder for --output {arguments.output} does not exist; create it first")
+    print(f"wrote {plot_midi(arguments.midi, arguments.output)}")
+
+
+if __name__ == "__main__":
+    run(main)

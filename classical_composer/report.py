@@ -1,0 +1,191 @@
+"""Honest statistics of a generated piece: is it varied, and is it copied?
+
+In:  the generated token indices, the vocabulary's tokens, and the training
+     pieces as token indices (all three are in a bundle).
+Out: a plain dict of figures (`generation_report`), one short printable text
+     (`format_report`), and the small pure functions behind each figure.
+
+The figures, and why each is there:
+
+events              how many tokens were generated.
+distinct tokens     how many different tokens among them; a handful means the
+                    model is stuck in a small corner of its vocabulary.
+longest run         the most times one token follows itself in a row; the
+                    original's argmax sampling often repeats one note for ever.
+rest share          the share of events that are rests (0 without --rests).
+pitch range         the lowest and highest pitch that sounds, as MIDI numbers
+                    and names. A faithful chord ("0.4.7") knows only pitch
+                    classes and is played in octave 4, so it counts as played.
+pitch-class distance
+                    the total variation distance between the pitch-class
+                    histograms of the piece and of the training data: half the
+                    sum of the absolute differences of the twelve shares. 0
+                    means the same share of C, C#, ... B; 1 means no pitch
+                    class in common. Every sounding pitch of every event counts
+                    once; rests count nothing.
+longest copied stretch
+                    the length of the longest run of consecutive generated
+                    tokens that appears, in the same order, inside one
+                    training piece. A few tokens are common to any two pieces
+                    in the same style; a stretch as long as the seed window or
+                    longer means the model is reciting a training piece.
+"""
+
+import functools
+from collections import Counter
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from music21 import pitch
+
+from classical_composer import tokens
+
+PITCH_CLASSES = 12
+INDEX_BYTES = 4  # token indices are compared as int32 bytes, see longest_copied_stretch
+
+
+# --- What a token sounds like --------------------------------------------------
+
+
+@functools.lru_cache(maxsize=None)
+def midi_pitches(sound: str) -> tuple[int, ...]:
+    """The MIDI numbers a sound plays, as predict.py writes it: () for a rest.
+
+    A faithful chord's bare pitch classes are played in octave 4 ("0.4.7" is
+    60, 64, 67), because that is where music21 puts a pitch without an octave.
+    """
+    return tuple(int(pitch.Pitch(part).midi) for part in tokens.pitches_to_play(sound))
+
+
+def sound_of(token: str) -> str:
+    return tokens.decode(token).sound
+
+
+# --- One figure each -------------------------------------------------------------
+
+
+def longest_run(sequence: Sequence) -> tuple[int, object]:
+    """(length, item) of the longest run of one item repeated back to back; (0, None) when empty."""
+    best_length, best_item, run_length = 0, None, 0
+    for position, item in enumerate(sequence):
+        run_length = run_length + 1 if position and sequence[position - 1] == item else 1
+        if run_length > best_length:
+            best_length, best_item = run_length, item
+    return best_length, best_item
+
+
+def rest_share(token_list: Sequence[str]) -> float:
+    """The share of tokens that are rests, in [0, 1]; 0 for no tokens."""
+    if not token_list:
+        return 0.0
+    return sum(tokens.is_rest(sound_of(token)) for token in token_list) / len(token_list)
+
+
+def pitch_range(token_list: Sequence[str]) -> tuple[int, int] | None:
+    """(lowest, highest) MIDI number that sounds; None when nothing sounds."""
+    sounding = [number for token in token_list for number in midi_pitches(sound_of(token))]
+    return (min(sounding), max(sounding)) if sounding else None
+
+
+def pitch_class_histogram(token_counts: Mapping[str, int]) -> np.ndarray:
+    """Token -> count, in; the share of each pitch class C..B among all sounding pitches, out: (12,).
+
+    All zeros when nothing sounds. Takes counts rather than a list so that
+    60 000 training tokens cost one pass over the vocabulary.
+    """
+    histogram = np.zeros(PITCH_CLASSES)
+    for token, count in token_counts.items():
+        for number in midi_pitches(sound_of(token)):
+            histogram[number % PITCH_CLASSES] += count
+    total = histogram.sum()
+    return histogram / total if total else histogram
+
+
+def total_variation(shares_a: np.ndarray, shares_b: np.ndarray) -> float | None:
+    """Half the summed absolute difference of two histograms of shares: 0 = equal, 1 = disjoint.
+
+    None when either histogram is empty (nothing sounds), since there is nothing to compare.
+    """
+    if not shares_a.sum() or not shares_b.sum():
+        return None
+    return float(np.abs(shares_a - shares_b).sum() / 2)
+
+
+def longest_copied_stretch(sequence: Sequence[int], pieces: Sequence[Sequence[int]]) -> int:
+    """The length of the longest stretch of `sequence` found verbatim inside one of `pieces`.
+
+    If a stretch of length L is copied, so is every shorter part of it, so
+    the answer is found by binary search on L. For one L, every L-token
+    stretch of the sequence goes into a set, and every L-token stretch of
+    every piece is looked up in it. A stretch is the bytes of its int32
+    indices, so Python compares and hashes it in C, exactly (no hash
+    collisions can give a false match). With 60 000 training tokens and 500
+    generated ones this takes about ten passes of 60 000 look-ups.
+    """
+    sequence_bytes = np.asarray(sequence, dtype=np.int32).tobytes()
+    piece_bytes = [np.asarray(piece, dtype=np.int32).tobytes() for piece in pieces]
+
+    def copied(length: int) -> bool:
+        width = length * INDEX_BYTES
+        wanted = {sequence_bytes[start : start + width]
+                  for start in range(0, len(sequence_bytes) - width + 1, INDEX_BYTES)}
+        return any(
+            stream[start : start + width] in wanted
+            for stream in piece_bytes
+            for start in range(0, len(stream) - width + 1, INDEX_BYTES)
+        )
+
+    shortest_not_copied, longest_copied = len(sequence) + 1, 0  # copied(0) always holds
+    while shortest_not_copied - longest_copied > 1:
+        middle = (longest_copied + shortest_not_copied) // 2
+        if copied(middle):
+            longest_copied = middle
+        else:
+            shortest_not_copied = middle
+    return longest_copied
+
+
+# --- All figures together -----------------------------------------------------------
+
+
+def generation_report(generated: Sequence[int], vocabulary_tokens: Sequence[str],
+                      training_pieces: Sequence[Sequence[int]]) -> dict:
+    """Generated token indices -> a JSON-ready dict of every figure described at the top."""
+    token_list = [vocabulary_tokens[int(index)] for index in generated]
+    run_length, run_token = longest_run(token_list)
+    lowest_highest = pitch_range(token_list)
+    training_counts = np.bincount(np.concatenate([np.asarray(piece, dtype=np.int64) for piece in training_pieces]),
+                                  minlength=len(vocabulary_tokens)) if training_pieces else []
+    training_histogram = pitch_class_histogram(
+        {token: int(count) for token, count in zip(vocabulary_tokens, training_counts) if count})
+    return {
+        "events": len(token_list),
+        "distinct_tokens": len(set(token_list)),
+        "longest_run": run_length,
+        "longest_run_token": run_token,
+        "rest_share": rest_share(token_list),
+        "lowest_pitch": lowest_highest and pitch_figure(lowest_highest[0]),
+        "highest_pitch": lowest_highest and pitch_figure(lowest_highest[1]),
+        "pitch_class_distance": total_variation(pitch_class_histogram(Counter(token_list)), training_histogram),
+        "longest_copied_stretch": longest_copied_stretch(generated, training_pieces),
+    }
+
+
+def pitch_figure(midi_number: int) -> dict:
+    return {"midi": midi_number, "name": pitch.Pitch(midi=midi_number).nameWithOctave}
+
+
+def format_report(report: dict) -> str:
+    """The report as two short lines for the terminal."""
+    if report["lowest_pitch"]:
+        pitches = f"pitches {report['lowest_pitch']['name']} to {report['highest_pitch']['name']}"
+    else:
+        pitches = "no pitches"
+    distance = report["pitch_class_distance"]
+    distance_text = "n/a" if distance is None else f"{distance:.3f}"
+    return (
+        f"  {report['events']} events, {report['distinct_tokens']} distinct tokens, longest run "
+        f"{report['longest_run']} x '{report['longest_run_token']}', {report['rest_share']:.1%} rests, {pitches}\n"
+        f"  against the training data: pitch-class distance {distance_text} (total variation: 0 = same "
+        f"shares, 1 = none shared), longest stretch copied from a training piece: {report['longest_copied_stretch']} tokens"
+    )

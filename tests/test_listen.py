@@ -1,0 +1,373 @@
+"""Priming, the report, the piano roll, --wav, --instrument/--bpm, --patience and --transpose.
+
+Each test builds its own small MIDI files from the building blocks in
+midi_fixtures, so the tokens they give are known. The bundles are trained on
+the tiny preset for one or a few epochs: they are not musical, but every path
+from a flag to a file is real.
+"""
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import wave
+from pathlib import Path
+
+import matplotlib.image
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from music21 import converter, midi, tempo
+
+from classical_composer import listen, plot, report
+from classical_composer.bundle import Bundle, load_bundle
+from classical_composer.cli import UserError
+from classical_composer.parse import default_cache_dir, parse_folder
+from classical_composer.prepare_sequences import Vocabulary
+from classical_composer.settings import Settings
+from midi_fixtures import hand, place, score_of, write_score
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+STEP = 0.5  # quarter notes between the notes of the melodies below
+VIOLIN_PROGRAM = 40  # General MIDI program of music21's Violin (0-based)
+
+
+def write_melody(path: Path, pitch_names: list[str], velocity: int = 80) -> Path:
+    """One note after another, STEP apart and STEP long: the faithful tokens are the pitch names."""
+    right = hand("right")
+    for number, name in enumerate(pitch_names):
+        place(right, number * STEP, [name], STEP, velocity)
+    return write_score(score_of(right), path)
+
+
+def load_script(name: str):
+    """Import a file from scripts/ as a module, to call its main() in this process."""
+    spec = importlib.util.spec_from_file_location(name, PROJECT_ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# --- The report's figures, on sequences whose answers are known ------------------------
+
+# Five tokens, the pitches each plays, and the pitch classes C=0 ... B=11:
+#   "0.4.7"  a faithful chord, played in octave 4: 60 64 67  -> C E G
+#   "C4"     60                                               -> C
+#   "E4"     64                                               -> E
+#   "G#2.C5" 44 72                                            -> G# C
+#   "rest"   nothing
+HAND_MADE_VOCABULARY = ["0.4.7", "C4", "E4", "G#2.C5", "rest"]
+HAND_MADE_SONG = [1, 1, 1, 2, 4, 4, 0, 3, 1, 2]  # C4 C4 C4 E4 rest rest 0.4.7 G#2.C5 C4 E4
+HAND_MADE_TRAINING = [np.array([2, 4, 0, 3, 1]), np.array([1, 2, 4])]
+
+
+def test_simple_figures_of_a_hand_made_song():
+    song = [HAND_MADE_VOCABULARY[index] for index in HAND_MADE_SONG]
+    assert report.longest_run(song) == (3, "C4")
+    assert report.longest_run([]) == (0, None)
+    assert report.rest_share(song) == pytest.approx(2 / 10)
+    assert report.pitch_range(song) == (44, 72)  # G#2 and C5, both in the two-pitch chord
+    assert report.pitch_range(["rest", "rest"]) is None
+
+
+def test_pitch_class_histogram_counts_every_sounding_pitch_once():
+    # C: three C4 + chord + G#2.C5 + C4 = 6; E: two E4 + chord = 3; G: chord = 1; G#: 1. Total 11.
+    song = [HAND_MADE_VOCABULARY[index] for index in HAND_MADE_SONG]
+    shares = report.pitch_class_histogram({token: song.count(token) for token in set(song)})
+    expected = np.zeros(12)
+    expected[[0, 4, 7, 8]] = [6 / 11, 3 / 11, 1 / 11, 1 / 11]
+    np.testing.assert_allclose(shares, expected)
+
+
+def test_total_variation_is_zero_for_equal_and_one_for_disjoint_histograms():
+    c_only, e_only = np.eye(12)[0], np.eye(12)[4]
+    half_c_half_e = (c_only + e_only) / 2
+    assert report.total_variation(c_only, c_only) == 0
+    assert report.total_variation(c_only, e_only) == 1
+    assert report.total_variation(c_only, half_c_half_e) == pytest.approx(0.5)
+    assert report.total_variation(c_only, np.zeros(12)) is None
+
+
+def test_longest_copied_stretch_stays_inside_one_piece():
+    pieces = [[0, 1, 2, 3, 7], [2, 3, 4, 9, 8]]
+    assert report.longest_copied_stretch([5, 1, 2, 3, 4, 9], pieces) == 4  # 2 3 4 9, from the second piece
+    # 7 ends the first piece and 2 starts the second: joining them would wrongly find "7 2".
+    assert report.longest_copied_stretch([7, 2], pieces) == 1
+    assert report.longest_copied_stretch([6, 6], pieces) == 0
+    assert report.longest_copied_stretch([], pieces) == 0
+
+
+def brute_force_longest_common_stretch(sequence, pieces):
+    best = 0
+    for piece in pieces:
+        for start in range(len(sequence)):
+            for end in range(start + 1, len(sequence) + 1):
+                stretch = sequence[start:end]
+                if any(piece[i : i + len(stretch)] == stretch for i in range(len(piece) - len(stretch) + 1)):
+                    best = max(best, len(stretch))
+    return best
+
+
+@given(st.lists(st.integers(0, 3), max_size=12), st.lists(st.lists(st.integers(0, 3), max_size=10), max_size=3))
+def test_longest_copied_stretch_agrees_with_brute_force(sequence, pieces):
+    assert report.longest_copied_stretch(sequence, pieces) == brute_force_longest_common_stretch(sequence, pieces)
+
+
+def test_generation_report_of_a_hand_made_song():
+    figures = report.generation_report(HAND_MADE_SONG, HAND_MADE_VOCABULARY, HAND_MADE_TRAINING)
+    # Training pitch classes: E4 E4 0.4.7 G#2.C5 C4 C4 -> C 4, E 3, G 1, G# 1 of 9.
+    # Song: C 6/11, E 3/11, G 1/11, G# 1/11. Total variation = |6/11 - 4/9| = 10/99 (C the only one above).
+    assert figures == {
+        "events": 10,
+        "distinct_tokens": 5,
+        "longest_run": 3,
+        "longest_run_token": "C4",
+        "rest_share": pytest.approx(0.2),
+        "lowest_pitch": {"midi": 44, "name": "G#2"},
+        "highest_pitch": {"midi": 72, "name": "C5"},
+        "pitch_class_distance": pytest.approx(10 / 99),
+        "longest_copied_stretch": 4,  # "4 0 3 1" (rest 0.4.7 G#2.C5 C4) is in the first training piece
+    }
+    printed = report.format_report(figures)
+    assert "10 events, 5 distinct tokens, longest run 3 x 'C4', 20.0% rests, pitches G#2 to C5" in printed
+    assert "pitch-class distance 0.101" in printed and "training piece: 4 tokens" in printed
+
+
+# --- Nearest known token ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("missing, known, nearest", [
+    # Same sound first, then the nearest length, and only then the nearest velocity.
+    ("E-4 short 81", ["E-4 medium 81", "E-4 short 102", "F4 short 81"], "E-4 short 102"),
+    # A chord: fewest pitch classes not shared (C4 and 0.4.9 both differ by 2), then the nearest mean pitch.
+    ("0.4.7", ["C4", "0.4.9", "2.5.9"], "0.4.9"),
+    # Harmony before register: the same pitch class an octave away beats a semitone away.
+    ("C#5", ["C#4", "C5", "D5"], "C#4"),
+    # A rest goes to a rest of the nearest length, never to a note ...
+    ("rest long", ["C4 long", "rest short", "rest medium"], "rest medium"),
+    # ... and a note never to a rest.
+    ("C4 short", ["rest short", "B3 long"], "B3 long"),
+])
+def test_nearest_known_token(missing, known, nearest):
+    assert listen.nearest_known_token(missing, known) == nearest
+
+
+# --- Priming --------------------------------------------------------------------------
+
+PRIMER_NOTES = ["C4", "D4", "E4", "F4", "G4", "A4", "B4", "C5", "D5", "E5"]
+
+
+def bundle_without_model(vocabulary_tokens: list[str], sequence_length: int, training_tokens: list[str]) -> Bundle:
+    """Priming needs the settings, vocabulary and training data of a bundle, not its network."""
+    vocabulary = Vocabulary(vocabulary_tokens)
+    return Bundle(Settings(sequence_length=sequence_length), vocabulary, model=None,
+                  training_pieces=[vocabulary.encode(training_tokens)], training={})
+
+
+def test_priming_takes_the_end_of_the_file(tmp_path):
+    primer = write_melody(tmp_path / "primer.mid", PRIMER_NOTES)
+    bundle = bundle_without_model(PRIMER_NOTES, sequence_length=4, training_tokens=PRIMER_NOTES)
+    primed = listen.primed_window(primer, bundle, np.random.default_rng(0))
+    assert bundle.vocabulary.decode(primed.indices) == ["B4", "C5", "D5", "E5"]
+    assert (primed.primer_tokens, primed.replaced, primed.padded) == (4, 0, 0)
+
+
+def test_priming_replaces_unknown_tokens_and_counts_them(tmp_path):
+    primer = write_melody(tmp_path / "primer.mid", PRIMER_NOTES)
+    known = [name for name in PRIMER_NOTES if name != "D5"]  # D5 is nearest to D4: same pitch class
+    bundle = bundle_without_model(known, sequence_length=4, training_tokens=known)
+    primed = listen.primed_window(primer, bundle, np.random.default_rng(0))
+    assert bundle.vocabulary.decode(primed.indices) == ["B4", "C5", "D4", "E5"]
+    assert primed.replaced == 1
+    assert "1 of them were not in the vocabulary" in listen.describe_primer(primer, primed)
+
+
+def test_a_short_primer_is_padded_at_the_front_with_training_data(tmp_path):
+    primer = write_melody(tmp_path / "primer.mid", PRIMER_NOTES[:3])  # C4 D4 E4
+    training = ["G4", "A4", "B4", "C5", "D5", "E5"]
+    bundle = bundle_without_model(PRIMER_NOTES, sequence_length=6, training_tokens=training)
+    primed = listen.primed_window(primer, bundle, np.random.default_rng(0))
+    window = bundle.vocabulary.decode(primed.indices)
+    assert window[3:] == ["C4", "D4", "E4"]
+    padding = window[:3]
+    assert any(training[start : start + 3] == padding for start in range(len(training) - 2))
+    assert (primed.primer_tokens, primed.padded) == (3, 3)
+    assert "starts with 3 tokens from the training data" in listen.describe_primer(primer, primed)
+
+
+def test_every_song_starts_from_the_primed_window(tmp_path):
+    primer = write_melody(tmp_path / "primer.mid", PRIMER_NOTES)
+    bundle = bundle_without_model(PRIMER_NOTES, sequence_length=4, training_tokens=PRIMER_NOTES)
+    starts = listen.primed_start_windows(primer, bundle, 3, np.random.default_rng(0))
+    assert starts.shape == (3, 4)
+    assert all(bundle.vocabulary.decode(row) == ["B4", "C5", "D5", "E5"] for row in starts)
+
+
+# --- Checks before generating, and --wav ---------------------------------------------
+
+
+def test_missing_fluidsynth_gives_the_install_sentence(monkeypatch):
+    monkeypatch.setattr(listen.shutil, "which", lambda program: None)
+    with pytest.raises(UserError, match="sudo apt install fluidsynth fluid-soundfont-gm"):
+        listen.check_listening_flags(prime=None, wav=True, report=None)
+    with pytest.raises(UserError, match="sudo apt install fluidsynth fluid-soundfont-gm"):
+        listen.render_wav(Path("any.mid"))
+
+
+def test_predict_refuses_wav_before_generating_when_fluidsynth_is_missing(tmp_path):
+    """With no fluidsynth on PATH, one sentence and exit status 2, before any bundle is read."""
+    environment = {**os.environ, "PATH": str(tmp_path)}  # an empty folder: no programs at all
+    finished = subprocess.run([sys.executable, "predict.py", "--wav", "--weights", str(tmp_path / "none")],
+                              cwd=PROJECT_ROOT, env=environment, capture_output=True, text=True)
+    assert finished.returncode == 2
+    assert finished.stderr.strip() == f"error: {listen.INSTALL_SENTENCE}"
+
+
+def test_missing_primer_and_report_folder_are_refused(tmp_path):
+    with pytest.raises(UserError, match="no MIDI file"):
+        listen.check_listening_flags(prime=str(tmp_path / "absent.mid"), wav=False, report=None)
+    with pytest.raises(UserError, match="--report"):
+        listen.check_listening_flags(prime=None, wav=False, report=str(tmp_path / "absent" / "report.json"))
+
+
+@pytest.mark.skipif(listen.wav_renderer() is None, reason="fluidsynth or a General MIDI sound font is not installed")
+def test_render_wav_writes_a_wav_file_beside_the_midi(tmp_path):
+    melody = write_melody(tmp_path / "melody.mid", PRIMER_NOTES[:4])
+    wav_path = listen.render_wav(melody)
+    assert wav_path == tmp_path / "melody.wav"
+    with wave.open(str(wav_path)) as rendered:
+        seconds = rendered.getnframes() / rendered.getframerate()
+    assert seconds >= 4 * STEP * 60 / 120  # four half-quarter notes at music21's 120 quarters a minute
+
+
+# --- The piano roll -----------------------------------------------------------------
+
+
+def test_plot_writes_a_png_of_the_documented_size_beside_the_midi(tmp_path):
+    melody = write_melody(tmp_path / "melody.mid", PRIMER_NOTES)
+    png_path = plot.plot_midi(melody)
+    assert png_path == tmp_path / "melody.png"
+    width, height = (inches * plot.PICTURE_DPI for inches in plot.FIGURE_SIZE_INCHES)
+    assert matplotlib.image.imread(png_path).shape[:2] == (height, width)
+
+
+def test_louder_notes_are_drawn_darker(tmp_path):
+    def darkness(velocity: int) -> float:
+        path = tmp_path / f"velocity_{velocity}.png"
+        plot.plot_piano_roll([(0.0, 1.0, 60, velocity), (2.0, 1.0, 64, velocity)], path)
+        return float(1 - matplotlib.image.imread(path)[..., :3].mean())
+
+    assert darkness(120) > darkness(30)
+
+
+def test_plot_module_runs_from_the_command_line(tmp_path):
+    melody = write_melody(tmp_path / "melody.mid", PRIMER_NOTES[:4])
+    finished = subprocess.run([sys.executable, "-m", "classical_composer.plot", str(melody),
+                               "--output", str(tmp_path / "roll.png")],
+                              cwd=PROJECT_ROOT, capture_output=True, text=True)
+    assert finished.returncode == 0, finished.stderr
+    assert (tmp_path / "roll.png").is_file() and not (tmp_path / "melody.png").exists()
+
+
+# --- predict.py from end to end, with a tiny trained bundle -------------------------------
+
+# Training pieces hold these notes (midi_fixtures.TRAINING_EVENTS); the primer uses only them,
+# so its tokens are all in the vocabulary and the seed window is exactly its last 8 tokens.
+KNOWN_PRIMER = ["C4", "E4", "G4", "A4", "D4", "C4", "E4", "G4", "A4", "E4"]
+WINDOW = 8
+
+
+@pytest.fixture(scope="module")
+def tiny_bundle(training_folder, tmp_path_factory) -> Path:
+    from classical_composer.training import train
+
+    settings = Settings(preset="tiny", sequence_length=WINDOW, epochs=1, batch_size=32)
+    parse_folder(training_folder, settings.encoding(), cache_dir=default_cache_dir(), workers=1)  # train reads the cache
+    out = tmp_path_factory.mktemp("bundle")
+    train(settings, training_folder, out)
+    return out
+
+
+def test_predict_primes_plots_reports_and_sets_instrument_and_tempo(tiny_bundle, tmp_path):
+    primer = write_melody(tmp_path / "primer.mid", KNOWN_PRIMER)
+    command = [sys.executable, "predict.py", "--weights", str(tiny_bundle), "--output", str(tmp_path / "song.mid"),
+               "--prime", str(primer), "--num-songs", "2", "--num-notes", "20", "--top-k", "0", "--seed", "3",
+               "--instrument", "Violin", "--bpm", "90", "--plot", "--report", str(tmp_path / "report.json")]
+    finished = subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, text=True)
+    assert finished.returncode == 0, finished.stderr
+    assert f"the last {WINDOW} tokens of {primer}; 0 of them were not in the vocabulary" in finished.stdout
+    assert "longest stretch copied from a training piece" in finished.stdout  # the report is always printed
+
+    written = json.loads((tmp_path / "report.json").read_text())
+    assert written["flags"]["prime"] == str(primer)
+    songs = written["songs"]
+    assert [song["seed_window"] for song in songs] == [KNOWN_PRIMER[-WINDOW:]] * 2
+    assert all(song["events"] == 20 for song in songs)
+    # The same start, sampled twice: the songs differ.
+    assert (tmp_path / "song-1.mid").read_bytes() != (tmp_path / "song-2.mid").read_bytes()
+
+    for number in (1, 2):
+        song_path = tmp_path / f"song-{number}.mid"
+        assert (tmp_path / f"song-{number}.png").is_file()
+        marks = converter.parse(song_path).flatten().getElementsByClass(tempo.MetronomeMark)
+        assert [mark.number for mark in marks] == [90]
+        midi_file = midi.MidiFile()
+        midi_file.open(str(song_path))
+        midi_file.read()
+        midi_file.close()
+        programs = {event.data for track in midi_file.tracks for event in track.events
+                    if event.type == midi.ChannelVoiceMessages.PROGRAM_CHANGE}
+        assert programs == {VIOLIN_PROGRAM}
+
+
+def test_sampling_table_has_a_row_per_sampling(tiny_bundle, capsys):
+    load_script("sampling_table").main(["--weights", str(tiny_bundle), "--num-notes", "30", "--seed", "1"])
+    printed = capsys.readouterr().out
+    rows = [line for line in printed.splitlines() if line.startswith("| ") and "sampling" not in line]
+    assert [row.split(" | ")[0] for row in rows] == [
+        "| argmax (--top-k 1)", "| top-7 (--top-k 7)", "| whole distribution (--top-k 0)"]
+    assert all(len(row.split("|")) == 9 for row in rows)  # seven figures per row
+
+
+# --- train.py --patience -------------------------------------------------------------
+
+
+def test_patience_stops_early_and_the_bundle_keeps_the_best_epoch(tmp_path):
+    """Two files with no note in common: whichever is held out, its notes are never a
+    training target, so the validation loss grows and training stops after `patience` epochs."""
+    from classical_composer.training import train
+
+    midi_dir = tmp_path / "midi"
+    midi_dir.mkdir()
+    write_melody(midi_dir / "low.mid", ["C4", "D4", "E4", "D4"] * 5)
+    write_melody(midi_dir / "high.mid", ["F5", "G5", "A5", "G5"] * 5)
+    max_epochs, patience = 20, 2
+    settings = Settings(preset="tiny", sequence_length=4, epochs=max_epochs, patience=patience, batch_size=64)
+    parse_folder(midi_dir, settings.encoding(), cache_dir=default_cache_dir(), workers=1)
+    history = train(settings, midi_dir, tmp_path / "bundle")
+
+    losses = history["val_loss"]
+    assert len(losses) < max_epochs
+    best_epoch = int(np.argmin(losses)) + 1
+    assert len(losses) == best_epoch + patience  # stopped exactly `patience` epochs after the best
+    kept = load_bundle(tmp_path / "bundle").training
+    assert kept["best_epoch"] == best_epoch
+    assert kept["val_loss"] == pytest.approx(min(losses))
+
+
+# --- --transpose: scripts/transpose_classes.py on a tiny folder ---------------------------
+
+
+def test_transpose_classes_counts_fewer_classes_for_one_tune_in_two_keys(tmp_path, capsys):
+    midi_dir = tmp_path / "midi"
+    midi_dir.mkdir()
+    in_c = ["C4", "D4", "E4", "F4", "G4", "A4", "B4", "C5", "G4", "E4", "C4"]
+    in_d = ["D4", "E4", "F#4", "G4", "A4", "B4", "C#5", "D5", "A4", "F#4", "D4"]  # the same tune a tone up
+    write_melody(midi_dir / "in_c.mid", in_c)
+    write_melody(midi_dir / "in_d.mid", in_d)
+    load_script("transpose_classes").main(["--midi-dir", str(midi_dir), "--workers", "1"])
+    printed = capsys.readouterr().out
+    assert f"| as written | 2 | 22 | {len(set(in_c) | set(in_d))} |" in printed
+    assert f"| transposed | 2 | 22 | {len(set(in_c))} |" in printed
