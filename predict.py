@@ -13,14 +13,14 @@ from pathlib import Path
 
 import numpy as np
 
-from classical_composer.cli import UserError, quiet_tensorflow, run
+from classical_composer.cli import HelpWithDefaults, UserError, quiet_tensorflow, run
 
 
 def parse_arguments(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Generate music note by note from a bundle written by train.py. With no flags this is the "
         "original: a random training window as seed, argmax at every step, 500 events, 0.5 quarter apart.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpWithDefaults,
     )
     files = parser.add_argument_group("files")
     files.add_argument("--weights", default="weights", help="bundle folder written by train.py")
@@ -29,7 +29,7 @@ def parse_arguments(argv=None) -> argparse.Namespace:
 
     music = parser.add_argument_group("music")
     music.add_argument("--num-notes", type=int, default=500, help="events (notes, chords, rests) to generate per song")
-    music.add_argument("--num-songs", type=int, default=1, help="songs to generate at once, each from its own seed window")
+    music.add_argument("--num-songs", type=int, default=1, help="songs to generate in one batched pass, each from its own random seed window (all from the primer with --prime)")
     music.add_argument("--instrument", default="Piano", help="music21 instrument name for the output, e.g. Harpsichord, Violin")
     music.add_argument("--bpm", type=float, default=120, help="tempo of the output, in quarter notes per minute")
     music.add_argument("--prime", metavar="FILE.mid", default=None,

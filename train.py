@@ -11,7 +11,7 @@ import argparse
 import shlex
 import sys
 
-from classical_composer.cli import UserError, quiet_tensorflow, run
+from classical_composer.cli import HelpWithDefaults, UserError, quiet_tensorflow, run
 from classical_composer.settings import PRESETS, Settings
 
 DEFAULTS = Settings()
@@ -22,7 +22,7 @@ def parse_arguments(argv=None) -> argparse.Namespace:
         description="Train an LSTM on MIDI files and save a bundle (model, vocabulary, settings) for predict.py. "
         "With no flags this is the original Classical-Piano-Composer: notes and chords only, "
         "windows of 100 tokens, 3 x LSTM(512), 200 epochs.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpWithDefaults,
     )
     data = parser.add_argument_group("data")
     data.add_argument("--midi-dir", default="midi_songs", help="folder of .mid/.midi files to learn from")

@@ -5,8 +5,18 @@ Out: its exit status: 0 on success, 2 with one sentence on standard error for
      a user's mistake (the same status argparse uses for a bad flag), 130 on Ctrl-C.
 """
 
+import argparse
 import os
 import sys
+
+
+class HelpWithDefaults(argparse.HelpFormatter):
+    """Ends each flag's help with its default, except for switches and flags with no default."""
+
+    def _get_help_string(self, action):
+        if action.default in (None, False, argparse.SUPPRESS) or not action.option_strings:
+            return action.help
+        return f"{action.help} (default: %(default)s)"
 
 
 class UserError(Exception):
