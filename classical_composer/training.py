@@ -14,6 +14,7 @@ optimizer) is also kept, so `--resume` can carry on after an interruption.
 import hashlib
 import json
 import sys
+import time
 from pathlib import Path
 
 import keras
@@ -49,8 +50,12 @@ class KeepBundle(keras.callbacks.Callback):
         self.monitor, self.summary, self.fingerprint = monitor, summary, fingerprint
         self.history, self.best = history, best
 
+    def on_epoch_begin(self, epoch: int, logs=None) -> None:
+        self.epoch_started = time.perf_counter()
+
     def on_epoch_end(self, epoch: int, logs=None) -> None:
-        for name, value in (logs or {}).items():
+        logs = {**(logs or {}), "seconds": time.perf_counter() - self.epoch_started}  # before saving
+        for name, value in logs.items():
             self.history.setdefault(name, []).append(float(value))
         current = float(logs[self.monitor])
         if current < self.best:
@@ -73,7 +78,8 @@ def describe(corpus, training_pieces, validation_pieces, vocabulary, train_windo
     return {
         "files_read": len(corpus.pieces), "files_skipped": len(corpus.skipped), "tokens": corpus.token_count,
         "classes": len(vocabulary),
-        "training_files": len(training_pieces), "training_windows": len(train_windows),
+        "training_files": len(training_pieces), "training_tokens": len(train_windows.token_indices),
+        "training_windows": len(train_windows),
         "validation_files": len(validation_pieces), "validation_windows": len(validation_windows),
         "pieces_shorter_than_window": train_windows.short_pieces + validation_windows.short_pieces,
     }
