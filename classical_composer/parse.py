@@ -88,7 +88,11 @@ def onsets_of(score) -> dict:
     """
     notes_by_onset: dict = {}
     for part in score.parts:
-        for element in part.flatten().notes:
+        # music21 cuts a note held across a barline into tied notes; a listener
+        # hears one note, so the ties are joined back into one long note.
+        notes = part.flatten()
+        notes.stripTies(inPlace=True)
+        for element in notes.notes:
             if isinstance(element, note.Note):
                 sounding = [element]
             elif isinstance(element, chord.Chord):

@@ -1,0 +1,158 @@
+"""The bundle (bug 4): everything predict needs in one folder, and one clear sentence when it does not fit."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from classical_composer.bundle import FORMAT_VERSION, POINTER_FILE, load_bundle, save_bundle
+from classical_composer.cli import UserError
+from classical_composer.network import build_network
+from classical_composer.prepare_sequences import Vocabulary
+from classical_composer.settings import Settings
+
+SETTINGS = Settings(rests=True, durations=True, sequence_length=4, preset="tiny", epochs=1, seed=3)
+VOCABULARY = Vocabulary(["C4 short", "E-4 medium", "G4 long", "rest short", "0.4.7 short"])
+TRAINING_PIECES = [np.array([0, 1, 2, 3, 4, 0], dtype=np.int32), np.array([4, 3, 2, 1, 0], dtype=np.int32)]
+TRAINING_SUMMARY = {"command": "python train.py --preset tiny", "best_epoch": 1, "val_loss": 1.5}
+
+
+@pytest.fixture(scope="module")
+def model():
+    return build_network(SETTINGS, len(VOCABULARY))
+
+
+@pytest.fixture(scope="module")
+def saved_bundle(tmp_path_factory, model):
+    folder = tmp_path_factory.mktemp("bundle")
+    save_bundle(folder, SETTINGS, VOCABULARY, model, TRAINING_PIECES, TRAINING_SUMMARY)
+    return folder
+
+
+@pytest.fixture
+def bundle_copy(tmp_path, saved_bundle):
+    """A copy of the saved bundle that a test may damage."""
+    return shutil.copytree(saved_bundle, tmp_path / "bundle")
+
+
+def pointer_of(folder) -> dict:
+    return json.loads((folder / POINTER_FILE).read_text())
+
+
+def rewrite_pointer(folder, **changes) -> None:
+    (folder / POINTER_FILE).write_text(json.dumps({**pointer_of(folder), **changes}))
+
+
+def test_save_and_load_round_trip(saved_bundle, model):
+    bundle = load_bundle(saved_bundle)
+    assert bundle.settings == SETTINGS
+    assert bundle.vocabulary.tokens == VOCABULARY.tokens
+    assert bundle.training == TRAINING_SUMMARY
+    assert len(bundle.training_pieces) == len(TRAINING_PIECES)
+    for loaded, original in zip(bundle.training_pieces, TRAINING_PIECES):
+        np.testing.assert_array_equal(loaded, original)
+    saved_weights, loaded_weights = model.get_weights(), bundle.model.get_weights()
+    assert len(loaded_weights) == len(saved_weights)
+    for loaded, original in zip(loaded_weights, saved_weights):
+        np.testing.assert_array_equal(loaded, original)
+    network_input = np.random.default_rng(0).random((2, SETTINGS.sequence_length, 1), dtype=np.float32)
+    np.testing.assert_allclose(np.asarray(bundle.model(network_input)), np.asarray(model(network_input)), rtol=1e-6)
+
+
+def test_the_bundle_holds_only_what_it_points_to(saved_bundle):
+    pointer = pointer_of(saved_bundle)
+    assert pointer["format_version"] == FORMAT_VERSION
+    assert sorted(path.name for path in saved_bundle.iterdir()) == sorted(
+        [POINTER_FILE, pointer["model_file"], pointer["training_tokens_file"]]
+    )
+
+
+def test_saving_again_leaves_only_the_referenced_files(bundle_copy, model):
+    old_pointer = pointer_of(bundle_copy)
+    (bundle_copy / ".model-0123456789ab.keras.tmp99").write_bytes(b"left by a crash")
+    (bundle_copy / "model-0123456789ab.keras").write_bytes(b"an older model")
+    (bundle_copy / "notes.txt").write_text("not ours: must stay")
+
+    save_bundle(bundle_copy, SETTINGS, VOCABULARY, model, TRAINING_PIECES[:1], TRAINING_SUMMARY)
+
+    pointer = pointer_of(bundle_copy)
+    assert pointer["model_file"] != old_pointer["model_file"]
+    assert sorted(path.name for path in bundle_copy.iterdir()) == sorted(
+        [POINTER_FILE, pointer["model_file"], pointer["training_tokens_file"], "notes.txt"]
+    )
+    assert len(load_bundle(bundle_copy).training_pieces) == 1
+
+
+# --- A bundle that does not fit: one sentence, never a traceback ------------------------------
+
+
+def assert_one_sentence(error: pytest.ExceptionInfo, *words: str) -> None:
+    message = str(error.value)
+    assert message and "\n" not in message and "Traceback" not in message
+    for word in words:
+        assert word in message
+
+
+def test_missing_folder(tmp_path):
+    with pytest.raises(UserError) as error:
+        load_bundle(tmp_path / "no_such_bundle")
+    assert_one_sentence(error, "no_such_bundle", "train.py")
+
+
+def test_missing_bundle_json(bundle_copy):
+    (bundle_copy / POINTER_FILE).unlink()
+    with pytest.raises(UserError) as error:
+        load_bundle(bundle_copy)
+    assert_one_sentence(error, POINTER_FILE)
+
+
+def test_missing_model_file(bundle_copy):
+    model_file = pointer_of(bundle_copy)["model_file"]
+    (bundle_copy / model_file).unlink()
+    with pytest.raises(UserError) as error:
+        load_bundle(bundle_copy)
+    assert_one_sentence(error, model_file)
+
+
+def test_missing_training_tokens(bundle_copy):
+    (bundle_copy / pointer_of(bundle_copy)["training_tokens_file"]).unlink()
+    with pytest.raises(UserError) as error:
+        load_bundle(bundle_copy)
+    assert_one_sentence(error)
+
+
+def test_newer_format_version(bundle_copy):
+    rewrite_pointer(bundle_copy, format_version=FORMAT_VERSION + 1)
+    with pytest.raises(UserError) as error:
+        load_bundle(bundle_copy)
+    assert_one_sentence(error, str(FORMAT_VERSION + 1))
+
+
+def test_vocabulary_that_does_not_match_the_network(bundle_copy):
+    """The original's most reported failure: 'Dimension 1 in both shapes must be equal, but are 358 and 359'."""
+    rewrite_pointer(bundle_copy, vocabulary=sorted(VOCABULARY.tokens + ["A4 short"]))
+    with pytest.raises(UserError) as error:
+        load_bundle(bundle_copy)
+    assert_one_sentence(error, str(len(VOCABULARY) + 1), str(len(VOCABULARY)))
+
+
+def test_sequence_length_that_does_not_match_the_network(bundle_copy):
+    rewrite_pointer(bundle_copy, settings={**SETTINGS.as_dict(), "sequence_length": 7})
+    with pytest.raises(UserError) as error:
+        load_bundle(bundle_copy)
+    assert_one_sentence(error, "7")
+
+
+def test_unknown_setting(bundle_copy):
+    rewrite_pointer(bundle_copy, settings={**SETTINGS.as_dict(), "loudness": 11})
+    with pytest.raises(UserError) as error:
+        load_bundle(bundle_copy)
+    assert_one_sentence(error, "loudness")
+
+
+def test_damaged_bundle_json(bundle_copy):
+    (bundle_copy / POINTER_FILE).write_text("{ not json")
+    with pytest.raises(UserError) as error:
+        load_bundle(bundle_copy)
+    assert_one_sentence(error)
