@@ -9,6 +9,7 @@ Needs only the bundle folder (--weights): never the training MIDI files.
 """
 
 import argparse
+import os
 from pathlib import Path
 
 import numpy as np
@@ -78,6 +79,11 @@ def check_arguments(arguments: argparse.Namespace) -> None:
     folder = Path(arguments.output).parent
     if not folder.is_dir():
         raise UserError(f"the folder {folder} for --output does not exist; create it or choose another path")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise UserError(f"the folder {folder} for --output is not writable; choose another path")
+    for path in output_paths(arguments.output, arguments.num_songs):
+        if path.is_dir():
+            raise UserError(f"--output {path} is a folder; give a file name, such as {path / 'output.mid'}")
     from music21 import instrument
 
     try:
@@ -117,7 +123,10 @@ def main() -> None:
     song_reports = []
     for path, start, song in zip(output_paths(arguments.output, arguments.num_songs), starts, composed):
         token_list = bundle.vocabulary.decode(song)
-        write_midi(token_list, path, arguments.instrument, arguments.bpm)
+        try:
+            write_midi(token_list, path, arguments.instrument, arguments.bpm)
+        except OSError as error:  # a full disk, or a file that cannot be replaced
+            raise UserError(f"cannot write {path} ({error.strerror or error}); choose another --output") from None
         print(f"wrote {path}: {len(token_list)} events, {len(set(token_list))} distinct tokens")
         song_reports.append(after_writing(path, start, song, bundle, plot=arguments.plot, wav=arguments.wav))
     if arguments.report:

@@ -40,6 +40,12 @@ FORMAT_VERSION = 1
 POINTER_FILE = "bundle.json"
 RESUME_FILE = "resume.json"
 
+# What each pointer file must hold; the keys ending in _file name files beside it.
+REQUIRED_KEYS = {
+    POINTER_FILE: ("settings", "vocabulary", "model_file", "training_tokens_file"),
+    RESUME_FILE: ("model_file", "epochs_done", "best", "fingerprint", "history"),
+}
+
 
 @dataclass
 class Bundle:
@@ -143,11 +149,11 @@ def read_pointer(folder: Path, name: str = POINTER_FILE) -> dict:
             f"{folder} was written in bundle format {version}, but this version reads format {FORMAT_VERSION} "
             f"and older; update classical-composer or retrain"
         )
-    for key in ("settings", "vocabulary", "model_file", "training_tokens_file"):
+    for key in REQUIRED_KEYS[name]:
         if key not in pointer:
             raise UserError(f"{path} lacks '{key}', so the bundle is incomplete; train it again")
-    for key in ("model_file", "training_tokens_file"):
-        if not (folder / str(pointer[key])).is_file():
+    for key in REQUIRED_KEYS[name]:
+        if key.endswith("_file") and not (folder / str(pointer[key])).is_file():
             raise UserError(f"{folder} is incomplete: {pointer[key]} is missing; train it again")
     return pointer
 

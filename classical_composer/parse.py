@@ -19,16 +19,20 @@ file's content and the encoding settings, and files not in the cache are
 parsed by a pool of processes, one per CPU core.
 """
 
+import contextlib
 import hashlib
 import json
 import multiprocessing
 import os
+import signal
 import sys
+import threading
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from music21 import chord, converter, interval, note, pitch
+from music21 import chord, interval, midi, note, pitch
+from music21.midi.translate import midiFileToStream
 
 from classical_composer import tokens
 from classical_composer.tokens import Event
@@ -43,7 +47,25 @@ MIN_REST_QUARTERS = 0.25
 DEFAULT_VELOCITY = 64
 
 # Bump when the meaning of tokens changes, so that old cache entries are ignored.
-CACHE_VERSION = 1
+# (2: files cut short are skipped instead of read as far as they go.
+#  3: a note held across a barline is one event, not one per bar.)
+CACHE_VERSION = 3
+
+# A skip reason is printed on one line; music21's messages can run to many
+# lines or dump raw bytes, so longer reasons are cut to this many characters.
+MAX_REASON_CHARACTERS = 160
+
+# The layout of a Standard MIDI File: a header chunk, then one chunk per
+# track, each chunk a four-letter type and a four-byte big-endian length.
+MIDI_HEADER = b"MThd"
+CHUNK_PREFIX_BYTES = 8  # the type and the length
+TRACK_COUNT_BYTES = slice(10, 12)  # in the header chunk, after its format field
+
+# A damaged delta time or a note that never ends can make a file last millions
+# of quarter notes, and music21 then fills every bar with tied notes and rests
+# until memory runs out. No piece is this long (about 80 minutes at 120 beats
+# a minute), so a longer file is skipped as damaged before music21 sees it.
+MAX_PIECE_QUARTERS = 10_000
 
 
 @dataclass
@@ -71,6 +93,8 @@ class UnreadableMidi(Exception):
 
 def transpose_to_c(score):
     """Transpose a score to C major or A minor by the nearest interval (music21's key analysis)."""
+    if not score.pitches:  # drums or silence: no key to find (music21 would raise), nothing to transpose
+        return score
     key = score.analyze("key")
     target = pitch.Pitch("C" if key.mode == "major" else "A")
     semitones = (target.pitchClass - key.tonic.pitchClass) % 12
@@ -145,15 +169,73 @@ def events_of(score, encoding: dict) -> list[Event]:
     return events
 
 
+def check_midi_layout(file_bytes: bytes) -> None:
+    """Raise UnreadableMidi for an empty file, a file that is not MIDI, or one cut short.
+
+    music21 reads a track that was cut off (an interrupted download, say) as
+    far as it goes without a word, losing its end. Such a file is skipped
+    here instead, with the reason, as is any file whose header is not MIDI's.
+    """
+    if not file_bytes:
+        raise UnreadableMidi("the file is empty")
+    if not file_bytes.startswith(MIDI_HEADER) or len(file_bytes) < TRACK_COUNT_BYTES.stop:
+        raise UnreadableMidi("it does not start with a MIDI header, so it is not a MIDI file")
+    promised_tracks = int.from_bytes(file_bytes[TRACK_COUNT_BYTES], "big")
+    position = 0
+    for chunk_number in range(1 + promised_tracks):  # the header chunk, then the tracks
+        if position + CHUNK_PREFIX_BYTES > len(file_bytes):
+            raise UnreadableMidi(f"it is cut short: its header promises {promised_tracks} tracks, "
+                                 f"but only {chunk_number - 1} are there")
+        length = int.from_bytes(file_bytes[position + 4 : position + CHUNK_PREFIX_BYTES], "big")
+        position += CHUNK_PREFIX_BYTES + length
+        if position > len(file_bytes):
+            chunk = f"track {chunk_number}" if chunk_number else "its header"
+            raise UnreadableMidi(f"it is cut short: {chunk} runs past the end of the file")
+
+
+def one_line(reason: str) -> str:
+    """A skip reason as one short line: newlines and runs of spaces collapsed, the tail cut."""
+    reason = " ".join(reason.split())
+    if len(reason) > MAX_REASON_CHARACTERS:
+        reason = reason[: MAX_REASON_CHARACTERS - 3] + "..."
+    return reason
+
+
+def check_midi_length(midi_file: midi.MidiFile) -> None:
+    """Raise UnreadableMidi when a file's timing is damaged: no ticks per quarter, or absurdly long."""
+    if not midi_file.ticksPerQuarterNote:
+        raise UnreadableMidi("its header gives 0 ticks per quarter note, so its timing is damaged")
+    longest_track_ticks = max(
+        (sum(event.time for event in track.events if isinstance(event, midi.DeltaTime)) for track in midi_file.tracks),
+        default=0,
+    )
+    quarters = longest_track_ticks / midi_file.ticksPerQuarterNote
+    if quarters > MAX_PIECE_QUARTERS:
+        raise UnreadableMidi(f"it lasts {quarters:,.0f} quarter notes, far longer than any piece, "
+                             f"so its timing is damaged")
+
+
 def parse_midi_file(path: Path, encoding: dict) -> list[str]:
     """One MIDI file -> its tokens. Raises UnreadableMidi when it gives none."""
+    file_bytes = Path(path).read_bytes()
+    check_midi_layout(file_bytes)
+    # The file is read as MIDI whatever its contents, so a text file named
+    # .mid is refused instead of being guessed to be some other format.
+    midi_file = midi.MidiFile()
     try:
-        # format="midi" stops music21 from guessing the format from the
-        # contents, so a text file named .mid is refused instead of read as text.
-        score = converter.parse(path, format="midi", forceSource=True)
+        midi_file.readstr(file_bytes)
     except Exception as error:  # music21 raises many types for malformed files
         raise UnreadableMidi(f"not a readable MIDI file ({type(error).__name__}: {error})") from error
-    token_list = [tokens.encode(event) for event in events_of(score, encoding)]
+    check_midi_length(midi_file)
+    try:
+        score = midiFileToStream(midi_file)
+    except Exception as error:
+        raise UnreadableMidi(f"music21 could not make a score of it ({type(error).__name__}: {error})") from error
+    try:
+        events = events_of(score, encoding)
+    except Exception as error:  # music21's analysis can fail on a strange score, e.g. finding no key
+        raise UnreadableMidi(f"music21 could not analyse it ({type(error).__name__}: {error})") from error
+    token_list = [tokens.encode(event) for event in events]
     if not token_list:
         raise UnreadableMidi("it has no pitched notes")
     return token_list
@@ -200,15 +282,22 @@ def parse_folder(midi_dir: Path, encoding: dict, cache_dir: Path | None = None, 
     results: dict[Path, tuple] = {}
     keys = {}
     for path in paths:
-        keys[path] = cache_key(path.read_bytes(), encoding)
+        try:
+            keys[path] = cache_key(path.read_bytes(), encoding)
+        except OSError as error:  # no permission, or removed since the folder was listed
+            results[path] = (None, f"it cannot be opened ({error.strerror or error})")
+            continue
         cached = cache_dir / f"{keys[path]}.json"
         if cached.exists():
             try:
-                results[path] = tuple(json.loads(cached.read_text()))
+                entry = json.loads(cached.read_text())
             except (OSError, ValueError):
-                pass  # a damaged cache entry is simply parsed again
+                entry = None
+            if isinstance(entry, list) and len(entry) == 2:  # (tokens, None) or (None, reason)
+                results[path] = tuple(entry)
+            # anything else is a damaged cache entry, and the file is simply parsed again
 
-    to_parse = [path for path in paths if path not in results]
+    to_parse = [path for path in paths if path not in results]  # neither cached nor unopenable
     if to_parse:
         progress = Progbar(len(to_parse), unit_name="file")
         workers = workers or os.cpu_count() or 1
@@ -216,11 +305,15 @@ def parse_folder(midi_dir: Path, encoding: dict, cache_dir: Path | None = None, 
             # "spawn" starts clean workers: forking a process that has already
             # started TensorFlow's threads can deadlock.
             context = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+            with workers_start_deaf_to_ctrl_c():  # the workers start inside map
                 outcomes = pool.map(_parse_for_pool, to_parse, [encoding] * len(to_parse))
+            try:
                 for path, outcome in zip(to_parse, outcomes):
                     results[path] = outcome
                     progress.add(1)
+            finally:
+                pool.shutdown(cancel_futures=True)  # after Ctrl-C, files not yet begun are dropped
         else:
             for path in to_parse:
                 results[path] = _parse_for_pool(path, encoding)
@@ -231,11 +324,31 @@ def parse_folder(midi_dir: Path, encoding: dict, cache_dir: Path | None = None, 
     for path in paths:
         token_list, reason = results[path]
         if token_list is None:
+            reason = one_line(reason)
             print(f"warning: skipped {path.name}: {reason}", file=sys.stderr)
             corpus.skipped.append((path.name, reason))
         else:
             corpus.pieces.append(Piece(path.name, token_list))
     return corpus
+
+
+@contextlib.contextmanager
+def workers_start_deaf_to_ctrl_c():
+    """Processes started inside this block ignore Ctrl-C for life; this process still hears it.
+
+    Otherwise Ctrl-C reaches every worker too, each prints a traceback, and
+    the pool can be left broken so that the program hangs on its way out.
+    A process keeps the "ignore" it is started with, so the main process
+    ignores Ctrl-C only for the moment it takes to start them.
+    """
+    if threading.current_thread() is not threading.main_thread():  # only it may change signal handlers
+        yield
+        return
+    handler = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, handler)
 
 
 def _store_in_cache(cache_dir: Path, entries: dict) -> None:

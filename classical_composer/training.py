@@ -13,6 +13,7 @@ optimizer) is also kept, so `--resume` can carry on after an interruption.
 
 import hashlib
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -85,11 +86,34 @@ def describe(corpus, training_pieces, validation_pieces, vocabulary, train_windo
     }
 
 
+def check_out_folder(out: Path) -> None:
+    """Refuse an --out that can never hold a bundle now, not after the slow parse and the first epoch."""
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} is a file, but a bundle is a folder; choose another path")
+    nearest = next(folder for folder in (out, *out.parents) if folder.exists())  # the folder to create it in
+    if not nearest.is_dir():
+        raise UserError(f"cannot make the bundle folder {out}, because {nearest} is a file; choose another --out")
+    if not os.access(nearest, os.W_OK | os.X_OK):
+        raise UserError(f"cannot write the bundle folder {out}, because {nearest} is not writable; choose another --out")
+
+
+def training_batches(windows, vocabulary_size: int, settings: Settings, first_epoch: int = 0) -> WindowBatches:
+    """Shuffled training batches; resumed at `first_epoch`, they come in the order an uninterrupted run's would."""
+    batches = WindowBatches(windows, vocabulary_size, settings.batch_size, shuffle=True, seed=settings.seed)
+    for _ in range(first_epoch):  # Keras shuffles them once more after every epoch
+        batches.on_epoch_end()
+    return batches
+
+
 def train(settings: Settings, midi_dir: Path, out: Path, resume: bool = False, command: str = "") -> dict:
     """Run training from MIDI files to a bundle; return the training history."""
     midi_dir, out = Path(midi_dir), Path(out)
     if not midi_dir.is_dir():
-        raise UserError(f"the MIDI folder {midi_dir} does not exist; point --midi-dir at a folder of .mid files")
+        problem = "is a file, not a folder" if midi_dir.exists() else "does not exist"
+        raise UserError(f"the MIDI folder {midi_dir} {problem}; point --midi-dir at a folder of .mid files")
+    check_out_folder(out)
+    if resume and not (out / RESUME_FILE).is_file():
+        raise UserError(f"there is no interrupted run to resume in {out}; start one without --resume")
 
     # --- Data ------------------------------------------------------------------
     corpus = parse_folder(midi_dir, settings.encoding())
@@ -143,8 +167,7 @@ def train(settings: Settings, midi_dir: Path, out: Path, resume: bool = False, c
     if settings.patience > 0:
         callbacks.append(keras.callbacks.EarlyStopping(monitor=monitor, patience=settings.patience))
     model.fit(
-        WindowBatches(train_windows, len(vocabulary), settings.batch_size, shuffle=True,
-                      seed=settings.seed + first_epoch),
+        training_batches(train_windows, len(vocabulary), settings, first_epoch),
         validation_data=(WindowBatches(validation_windows, len(vocabulary), settings.batch_size, shuffle=False)
                          if has_validation else None),
         epochs=settings.epochs,

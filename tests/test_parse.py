@@ -146,7 +146,7 @@ def test_second_parse_comes_from_the_cache(small_folder, tmp_path, monkeypatch):
 
     refuse = ParseRecorder(allow=False)
     monkeypatch.setattr(parse, "parse_midi_file", refuse)
-    monkeypatch.setattr(parse.converter, "parse", refuse)
+    monkeypatch.setattr(parse, "midiFileToStream", refuse)
     second = parse_folder(small_folder, ALL_FLAGS, cache_dir=cache, workers=1)
 
     assert refuse.paths == []

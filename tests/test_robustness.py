@@ -1,0 +1,475 @@
+"""Bad input gets a clear answer, and an interrupted run loses nothing.
+
+- Every kind of bad MIDI file (built in bad_midi.py) is skipped with one warning
+  line beside good files, and the run goes on; odd meters and tempo changes are read.
+- Random and damaged MIDI bytes give tokens or a clean skip, never anything else.
+- Every user mistake ends with one sentence on standard error and exit status 2.
+- A training run killed mid-epoch leaves a bundle that loads, and --resume carries on.
+- A bundle or a MIDI file interrupted while being written leaves the previous one whole.
+"""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import keras
+import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+from music21 import stream
+
+import bad_midi
+import predict as predict_script
+import train as train_script
+from classical_composer import cli, parse, tokens
+from classical_composer.bundle import POINTER_FILE, RESUME_FILE, load_bundle, read_pointer, save_bundle
+from classical_composer.network import build_network
+from classical_composer.parse import MAX_REASON_CHARACTERS, Piece, UnreadableMidi, parse_folder, parse_midi_file
+from classical_composer.predict import write_midi
+from classical_composer.prepare_sequences import Vocabulary, make_windows
+from classical_composer.settings import Settings
+from classical_composer.training import training_batches
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+FAITHFUL = Settings().encoding()
+ALL_FLAGS = Settings(rests=True, octave_chords=True, durations=True, velocities=True, transpose=True).encoding()
+QUICK_TRAINING = ["--preset", "tiny", "--sequence-length", "8", "--batch-size", "4"]
+KILL_AFTER_SAVE_SECONDS = 0.5  # into the next epoch, which takes a second or more on these files
+SUBPROCESS_TIMEOUT_SECONDS = 300
+
+# What each bad file's warning must say.
+EXPECTED_REASONS = {
+    "corrupt_bytes.mid": "not a MIDI file",
+    "text_named_midi.mid": "not a MIDI file",
+    "zero_length.mid": "empty",
+    "truncated_track.mid": "cut short",
+    "only_drums.mid": "no pitched notes",
+    "no_notes.mid": "no pitched notes",
+    "endless_note.mid": "timing is damaged",
+    "zero_ticks_per_quarter.mid": "timing is damaged",
+}
+
+
+@pytest.fixture(scope="module")
+def mixed_folder(tmp_path_factory) -> Path:
+    """Good, bad and non-MIDI files side by side, already in the (private) parse cache."""
+    folder = bad_midi.write_fixture_folder(tmp_path_factory.mktemp("mixed_midi"))
+    parse_folder(folder, FAITHFUL, workers=1)  # later runs of the scripts read the cache, not a process pool
+    return folder
+
+
+# --- Per-file tolerance -------------------------------------------------------------
+
+
+def test_every_bad_case_has_an_expected_reason():
+    assert set(EXPECTED_REASONS) == set(bad_midi.BAD_FILES)
+
+
+@pytest.mark.parametrize("encoding", [FAITHFUL, ALL_FLAGS], ids=["faithful", "all flags"])
+def test_bad_files_are_skipped_with_one_warning_each_and_good_ones_read(encoding, mixed_folder, tmp_path, capsys):
+    for attempt in ("parsed", "from the cache"):
+        corpus = parse_folder(mixed_folder, encoding, cache_dir=tmp_path / "cache", workers=1)
+        # .midi and .MID are MIDI files too; README.txt and cover.png are neither read nor reported.
+        assert sorted(piece.name for piece in corpus.pieces) == sorted(bad_midi.GOOD_FILES), attempt
+        assert sorted(name for name, _ in corpus.skipped) == sorted(bad_midi.BAD_FILES), attempt
+        for name, reason in corpus.skipped:
+            assert EXPECTED_REASONS[name] in reason, (attempt, name, reason)
+        warnings = capsys.readouterr().err.splitlines()
+        assert warnings == [f"warning: skipped {name}: {reason}" for name, reason in corpus.skipped], attempt
+
+
+@pytest.mark.parametrize("encoding", [FAITHFUL, ALL_FLAGS], ids=["faithful", "all flags"])
+@pytest.mark.parametrize(
+    "variant",
+    [{"numerator": 7, "denominator": 8}, {"numerator": 5, "denominator": 4}, {"bpm_changes": {5: 80, 17: 160, 30: 96}}],
+    ids=["7/8", "5/4", "tempo changes"],
+)
+def test_odd_meters_and_tempo_changes_are_read_like_plain_four_four(tmp_path, variant, encoding):
+    files = bad_midi.write_files(tmp_path, {"plain.mid": bad_midi.good_midi(), "odd.mid": bad_midi.good_midi(**variant)})
+    odd_tokens = parse_midi_file(files / "odd.mid", encoding)
+    assert len(odd_tokens) == len(bad_midi.scale_piece())
+    assert odd_tokens == parse_midi_file(files / "plain.mid", encoding)
+
+
+def test_a_long_many_line_reason_is_printed_as_one_short_line(tmp_path, capsys, monkeypatch):
+    def unreadable(path, encoding):
+        raise UnreadableMidi("first line\n  second line\n" + "x" * 1000)
+
+    monkeypatch.setattr(parse, "parse_midi_file", unreadable)
+    folder = bad_midi.write_files(tmp_path / "midi", {"piece.mid": bad_midi.good_midi()})
+    corpus = parse_folder(folder, FAITHFUL, cache_dir=tmp_path / "cache", workers=1)
+    (warning,) = capsys.readouterr().err.splitlines()
+    assert warning.startswith("warning: skipped piece.mid: first line second line xxx")
+    ((_, reason),) = corpus.skipped
+    assert len(reason) <= MAX_REASON_CHARACTERS
+
+
+def test_a_damaged_cache_entry_is_parsed_again(tmp_path):
+    folder = bad_midi.write_files(tmp_path / "midi", {"piece.mid": bad_midi.good_midi()})
+    cache = tmp_path / "cache"
+    first = parse_folder(folder, FAITHFUL, cache_dir=cache, workers=1)
+    (entry,) = cache.glob("*.json")
+    for damage in ("not json", "{}", "[1, 2, 3]"):
+        entry.write_text(damage)
+        again = parse_folder(folder, FAITHFUL, cache_dir=cache, workers=1)
+        assert again.pieces == first.pieces, damage
+
+
+# --- Random and damaged bytes: tokens or a clean skip --------------------------------
+
+SMALL_GOOD_MIDI = bad_midi.good_midi(repeats=1)
+HEADER_BYTES = 14  # "MThd", its length, format, track count and ticks per quarter
+# Replacing a byte after the header keeps every length intact, so such files
+# reach music21 itself; the other changes mostly test the layout check.
+CHANGES = ["replace"] * 6 + ["insert", "delete", "cut"]
+RANDOM_SHARE = 4  # one file in this many is random bytes rather than a damaged MIDI file
+
+
+@st.composite
+def midi_like_bytes(draw) -> bytes:
+    """Random bytes, or a small good MIDI file with a few bytes replaced, inserted or deleted, or its tail cut off."""
+    if draw(st.integers(1, RANDOM_SHARE)) == 1:
+        return draw(st.binary(max_size=300))
+    data = bytearray(SMALL_GOOD_MIDI)
+    for _ in range(draw(st.integers(1, 4))):
+        change = draw(st.sampled_from(CHANGES))
+        position = draw(st.integers(HEADER_BYTES if change == "replace" else 0, len(data) - 1))
+        if change == "replace":
+            data[position] = draw(st.integers(0, 255))
+        elif change == "insert":
+            data[position:position] = draw(st.binary(min_size=1, max_size=4))
+        elif change == "delete":
+            del data[position : position + draw(st.integers(1, 4))]
+        else:
+            del data[position:]
+        if len(data) <= HEADER_BYTES:
+            break
+    return bytes(data)
+
+
+@pytest.fixture(scope="module")
+def scratch_folder(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("damaged_midi")
+
+
+# derandomize: the same examples on every run, so the suite's time and outcome never vary.
+@hypothesis_settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(data=midi_like_bytes(), encoding=st.sampled_from([FAITHFUL, ALL_FLAGS]))
+def test_any_bytes_give_tokens_or_a_clean_skip(scratch_folder, data, encoding):
+    path = scratch_folder / "damaged.mid"
+    path.write_bytes(data)
+    try:
+        token_list = parse_midi_file(path, encoding)
+    except UnreadableMidi as error:
+        assert str(error).strip()  # a reason to print
+    else:
+        assert token_list
+        for token in token_list:
+            assert tokens.encode(tokens.decode(token)) == token  # every token is one of the grammar's
+
+
+# --- Interrupted while writing ----------------------------------------------------
+
+
+class Interrupted(BaseException):
+    """Stands in for Ctrl-C arriving at a chosen moment."""
+
+
+def test_a_bundle_interrupted_while_saving_leaves_the_previous_one(tmp_path, monkeypatch):
+    settings = Settings(preset="tiny", sequence_length=8)
+    vocabulary = Vocabulary(["C4", "D4", "E4"])
+    pieces = [vocabulary.encode(["C4", "D4", "E4"] * 4)]
+    save_bundle(tmp_path, settings, vocabulary, build_network(settings, len(vocabulary)), pieces, {"epochs": 1})
+    before = (tmp_path / POINTER_FILE).read_text()
+
+    def save_half_then_stop(model, path, *arguments, **keywords):
+        Path(path).write_bytes(b"the first bytes of a model")
+        raise Interrupted
+
+    monkeypatch.setattr(keras.Model, "save", save_half_then_stop)
+    with pytest.raises(Interrupted):
+        save_bundle(tmp_path, settings, vocabulary, build_network(settings, len(vocabulary)), pieces, {"epochs": 2})
+    assert (tmp_path / POINTER_FILE).read_text() == before
+    assert load_bundle(tmp_path).training == {"epochs": 1}
+
+
+def test_a_midi_file_interrupted_while_writing_leaves_the_previous_one(tmp_path, monkeypatch):
+    output = tmp_path / "output.mid"
+    write_midi(["C4", "E4"], output)
+    before = output.read_bytes()
+
+    def write_half_then_stop(self, format, fp, *arguments, **keywords):
+        Path(fp).write_bytes(before[: len(before) // 2])
+        raise Interrupted
+
+    monkeypatch.setattr(stream.Stream, "write", write_half_then_stop)
+    with pytest.raises(Interrupted):
+        write_midi(["G4", "A4", "B4"], output)
+    assert output.read_bytes() == before
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["output.mid"]  # no half-written file left
+
+
+# --- A training run killed mid-epoch -----------------------------------------------
+
+
+def start_script(script: str, *arguments) -> subprocess.Popen:
+    """Start a script from the project root as a user would; its output goes to pipes."""
+    return subprocess.Popen(
+        [sys.executable, script, *map(str, arguments)], cwd=PROJECT_ROOT,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def run_script(script: str, *arguments) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, script, *map(str, arguments)], cwd=PROJECT_ROOT,
+        capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT_SECONDS,
+    )
+
+
+@pytest.fixture(scope="module")
+def killed_run(mixed_folder, tmp_path_factory) -> dict:
+    """Start a long run, SIGKILL it once the first epoch is saved and the next is under way."""
+    out = tmp_path_factory.mktemp("killed_run") / "bundle"
+    training = start_script("train.py", *QUICK_TRAINING, "--epochs", 50, "--midi-dir", mixed_folder, "--out", out)
+    try:
+        deadline = time.monotonic() + SUBPROCESS_TIMEOUT_SECONDS
+        while not (out / RESUME_FILE).exists() and training.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(KILL_AFTER_SAVE_SECONDS)
+    finally:
+        training.send_signal(signal.SIGKILL)
+        output, errors = training.communicate()
+    assert training.returncode == -signal.SIGKILL, f"the run ended before it was killed:\n{output}\n{errors}"
+    return {"out": out, "state": read_pointer(out, RESUME_FILE)}
+
+
+def test_a_killed_run_leaves_a_bundle_that_loads(killed_run):
+    bundle = load_bundle(killed_run["out"])
+    assert bundle.settings.sequence_length == 8
+    assert 1 <= bundle.training["best_epoch"] <= killed_run["state"]["epochs_done"]
+    assert bundle.training["files_read"] == len(bad_midi.GOOD_FILES)
+    assert bundle.training["files_skipped"] == len(bad_midi.BAD_FILES)
+
+
+def test_resume_continues_after_the_last_finished_epoch(killed_run, mixed_folder):
+    out, state_at_kill = killed_run["out"], killed_run["state"]
+    done = state_at_kill["epochs_done"]
+    result = run_script("train.py", *QUICK_TRAINING, "--epochs", done + 1, "--midi-dir", mixed_folder,
+                        "--out", out, "--resume")
+    assert result.returncode == 0, result.stderr
+    assert f"resuming after epoch {done} of {done + 1}" in result.stdout
+    assert f"Epoch {done + 1}/{done + 1}" in result.stdout and "Epoch 1/" not in result.stdout
+
+    state = read_pointer(out, RESUME_FILE)
+    assert state["epochs_done"] == done + 1
+    for name, values in state_at_kill["history"].items():
+        assert state["history"][name][:done] == values  # the earlier epochs are kept
+        assert len(state["history"][name]) == done + 1
+    monitor = load_bundle(out).training["monitor"]
+    assert state["best"] == min(state["history"][monitor])  # the best value of all epochs, not only the new one
+
+    # Whatever the kill left half-written is gone: only what the two pointers name remains.
+    pointers = [json.loads((out / name).read_text()) for name in (POINTER_FILE, RESUME_FILE)]
+    named = {value for pointer in pointers for key, value in pointer.items() if key.endswith("_file")}
+    assert sorted(path.name for path in out.iterdir()) == sorted(named | {POINTER_FILE, RESUME_FILE})
+
+
+def window_orders(batches, first_epoch: int, epochs: int) -> list:
+    """The order of the training windows at the start of each epoch that model.fit runs."""
+    orders = []
+    record = keras.callbacks.LambdaCallback(on_epoch_begin=lambda epoch, logs: orders.append(batches.order.tolist()))
+    model = keras.Sequential([keras.Input((8, 1)), keras.layers.Flatten(), keras.layers.Dense(3, activation="softmax")])
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    model.fit(batches, initial_epoch=first_epoch, epochs=epochs, callbacks=[record], verbose=0)
+    return orders
+
+
+def test_a_resumed_run_sees_the_windows_in_the_order_of_an_uninterrupted_one():
+    settings = Settings(preset="tiny", sequence_length=8, batch_size=4)
+    vocabulary = Vocabulary(["C4", "D4", "E4"])
+    windows = make_windows([Piece("scale", ["C4", "D4", "E4"] * 10)], vocabulary, settings.sequence_length)
+    uninterrupted = window_orders(training_batches(windows, len(vocabulary), settings), 0, 4)
+    resumed = window_orders(training_batches(windows, len(vocabulary), settings, first_epoch=2), 2, 4)
+    assert resumed == uninterrupted[2:]
+    assert uninterrupted[2] != uninterrupted[0]  # each epoch is shuffled afresh
+
+
+# --- Clear errors: one sentence, exit status 2 --------------------------------------
+
+
+def run_in_process(script_module, arguments, monkeypatch, capsys) -> tuple[int, list[str]]:
+    """Run a script's main() the way its command line does; return its exit status and standard error lines.
+
+    Any exception other than the script's own one-sentence errors would escape
+    here and fail the test, just as it would print a traceback for a user.
+    """
+    monkeypatch.setattr(sys, "argv", [Path(script_module.__file__).name, *map(str, arguments)])
+    capsys.readouterr()  # forget what earlier set-up printed
+    with pytest.raises(SystemExit) as exit_info:
+        cli.run(script_module.main)
+    return exit_info.value.code, capsys.readouterr().err.splitlines()
+
+
+def assert_one_sentence(status: int, lines: list[str], expected: str) -> None:
+    assert status == 2
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("error: ") and expected in lines[0], lines
+
+
+@pytest.fixture(scope="module")
+def good_folder(tmp_path_factory) -> Path:
+    folder = bad_midi.write_files(tmp_path_factory.mktemp("good_midi"), bad_midi.GOOD_FILES)
+    parse_folder(folder, FAITHFUL, workers=1)
+    return folder
+
+
+@pytest.fixture
+def a_file(tmp_path) -> Path:
+    path = tmp_path / "a_file"
+    path.write_text("not a folder")
+    return path
+
+
+@pytest.mark.parametrize(
+    "arguments, expected",
+    [
+        (["--midi-dir", "{missing}"], "does not exist"),
+        (["--midi-dir", "{empty}"], "no usable MIDI file"),
+        (["--midi-dir", "{a_file}"], "is a file, not a folder"),
+        (["--sequence-length", "500"], "longer than every training piece"),
+        (["--out", "{a_file}"], "is a file, but a bundle is a folder"),
+        (["--out", "{a_file}/bundle"], "is a file"),
+        (["--out", "{empty}", "--resume"], "no interrupted run to resume"),
+        (["--out", "{missing}", "--resume"], "no interrupted run to resume"),
+    ],
+    ids=["missing midi-dir", "empty midi-dir", "midi-dir is a file", "sequence longer than the data",
+         "out is a file", "out inside a file", "resume with no run", "resume with no folder"],
+)
+def test_train_mistakes(arguments, expected, good_folder, a_file, tmp_path, monkeypatch, capsys):
+    (tmp_path / "empty").mkdir()
+    places = {"missing": tmp_path / "missing", "empty": tmp_path / "empty", "a_file": a_file}
+    arguments = [argument.format(**places) for argument in arguments]
+    defaults = ["--midi-dir", good_folder, "--out", tmp_path / "bundle", "--epochs", 1]
+    status, lines = run_in_process(train_script, [*QUICK_TRAINING, *defaults, *arguments], monkeypatch, capsys)
+    assert_one_sentence(status, lines, expected)
+    assert not (tmp_path / "bundle").exists()
+
+
+def test_nothing_usable_left_is_one_sentence_after_the_warnings(mixed_folder, tmp_path, monkeypatch, capsys):
+    only_bad = bad_midi.write_files(tmp_path / "only_bad", bad_midi.BAD_FILES)
+    status, lines = run_in_process(
+        train_script, [*QUICK_TRAINING, "--midi-dir", only_bad, "--out", tmp_path / "bundle"], monkeypatch, capsys,
+    )
+    assert lines[:-1] == [line for line in lines if line.startswith("warning: skipped ")]
+    assert len(lines) - 1 == len(bad_midi.BAD_FILES)
+    assert_one_sentence(status, lines[-1:], "no usable MIDI file")
+
+
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        (["--epochs", "1"], "already finished"),
+        (["--seed", "7"], "data or settings differ"),
+        (["--sequence-length", "6"], "data or settings differ"),
+        (["--rests"], "data or settings differ"),
+        (["more data"], "data or settings differ"),
+    ],
+    ids=["fewer epochs than done", "other seed", "other sequence length", "other encoding", "other data"],
+)
+def test_resume_refuses_other_data_or_settings(change, expected, killed_run, mixed_folder, tmp_path, monkeypatch,
+                                               capsys):
+    midi_dir = mixed_folder
+    if change == ["more data"]:
+        midi_dir = Path(shutil.copytree(mixed_folder, tmp_path / "more_midi"))
+        bad_midi.write_files(midi_dir, {"one_more.mid": bad_midi.good_midi(transpose=1)})
+        change = []
+    before = sorted(path.name for path in killed_run["out"].iterdir())
+    arguments = [*QUICK_TRAINING, "--epochs", 99, "--midi-dir", midi_dir, "--out", killed_run["out"], "--resume", *change]
+    status, lines = run_in_process(train_script, arguments, monkeypatch, capsys)
+    lines = [line for line in lines if not line.startswith("warning: skipped ")]
+    assert_one_sentence(status, lines, expected)
+    assert sorted(path.name for path in killed_run["out"].iterdir()) == before  # the run is left as it was
+
+
+def damage_bundle(bundle: Path, copy: Path, damage: str) -> Path:
+    shutil.copytree(bundle, copy)
+    pointer = json.loads((copy / POINTER_FILE).read_text())
+    if damage == "model missing":
+        (copy / pointer["model_file"]).unlink()
+    elif damage == "newer format":
+        pointer["format_version"] += 1
+    elif damage == "unknown format":
+        pointer["format"] = "some other program's weights"
+    elif damage == "vocabulary does not match":
+        pointer["vocabulary"] = pointer["vocabulary"][:-1]
+    (copy / POINTER_FILE).write_text(json.dumps(pointer))
+    return copy
+
+
+@pytest.mark.parametrize(
+    "damage, expected",
+    [
+        ("no folder", "there is no bundle folder"),
+        ("model missing", "is missing"),
+        ("newer format", "update classical-composer"),
+        ("unknown format", "is not a classical-composer bundle"),
+        ("vocabulary does not match", "do not belong together"),
+    ],
+)
+def test_predict_with_a_broken_bundle(damage, expected, killed_run, tmp_path, monkeypatch, capsys):
+    weights = tmp_path / "missing" if damage == "no folder" else damage_bundle(killed_run["out"], tmp_path / "b", damage)
+    arguments = ["--weights", weights, "--num-notes", 3, "--output", tmp_path / "out.mid"]
+    status, lines = run_in_process(predict_script, arguments, monkeypatch, capsys)
+    assert_one_sentence(status, lines, expected)
+    assert not (tmp_path / "out.mid").exists()
+
+
+@pytest.mark.parametrize(
+    "arguments, expected",
+    [
+        (["--top-k", "-1"], "--top-k must be"),
+        (["--top-k", "1000"], "is more than the bundle's"),
+        (["--temperature", "0"], "--temperature must be above 0"),
+        (["--temperature", "-0.5"], "--temperature must be above 0"),
+        (["--num-notes", "0"], "--num-notes must be at least 1"),
+        (["--output", "{tmp}/missing/out.mid"], "does not exist"),
+        (["--output", "{tmp}"], "is a folder"),
+    ],
+    ids=["top-k negative", "top-k above the vocabulary", "temperature 0", "temperature negative", "no notes",
+         "output folder missing", "output is a folder"],
+)
+def test_predict_mistakes(arguments, expected, killed_run, tmp_path, monkeypatch, capsys):
+    arguments = [argument.format(tmp=tmp_path) for argument in arguments]
+    defaults = ["--weights", killed_run["out"], "--num-notes", 3, "--output", tmp_path / "out.mid"]
+    status, lines = run_in_process(predict_script, [*defaults, *arguments], monkeypatch, capsys)
+    assert_one_sentence(status, lines, expected)
+    assert not (tmp_path / "out.mid").exists()
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write into any folder")
+def test_predict_into_a_folder_that_cannot_be_written(killed_run, tmp_path, monkeypatch, capsys):
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    arguments = ["--weights", killed_run["out"], "--num-notes", 3, "--output", locked / "out.mid"]
+    status, lines = run_in_process(predict_script, arguments, monkeypatch, capsys)
+    assert_one_sentence(status, lines, "is not writable")
+
+
+@pytest.mark.parametrize(
+    "script, arguments, expected",
+    [
+        ("train.py", [*QUICK_TRAINING, "--midi-dir", "no/such/folder"], "does not exist"),
+        ("predict.py", ["--weights", "no/such/bundle"], "there is no bundle folder"),
+    ],
+)
+def test_from_the_command_line_a_mistake_is_one_line_and_status_2(script, arguments, expected):
+    result = run_script(script, *arguments)
+    assert "Traceback" not in result.stderr
+    assert_one_sentence(result.returncode, result.stderr.splitlines(), expected)
