@@ -2,7 +2,8 @@
 
 In:  a `main()` function that may raise `UserError`.
 Out: its exit status: 0 on success, 2 with one sentence on standard error for
-     a user's mistake (the same status argparse uses for a bad flag), 130 on Ctrl-C.
+     a user's mistake (the same status argparse uses for a bad flag), 130 on Ctrl-C,
+     1 without a traceback when the reader of its output stops reading (`| head`).
 """
 
 import argparse
@@ -54,3 +55,9 @@ def run(main) -> None:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         sys.exit(130)
+    except BrokenPipeError:
+        # Whoever read our output (`| head`, say) has stopped reading; the work
+        # itself is done, so leave without a traceback. Python's own advice:
+        # point stdout at /dev/null so that its final flush cannot fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
