@@ -24,27 +24,27 @@ def parse_arguments(argv=None) -> argparse.Namespace:
         formatter_class=HelpWithDefaults,
     )
     files = parser.add_argument_group("files")
-    files.add_argument("--weights", default="weights", help="bundle folder written by train.py")
-    files.add_argument("--output", default="output.mid",
+    files.add_argument("--weights", metavar="FOLDER", default="weights", help="bundle folder written by train.py")
+    files.add_argument("--output", metavar="FILE.mid", default="output.mid",
                        help="MIDI file to write; with --num-songs N, NAME-1.mid ... NAME-N.mid")
 
     music = parser.add_argument_group("music")
-    music.add_argument("--num-notes", type=int, default=500, help="events (notes, chords, rests) to generate per song")
-    music.add_argument("--num-songs", type=int, default=1, help="songs to generate in one batched pass, each from its own random seed window (all from the primer with --prime)")
-    music.add_argument("--instrument", default="Piano", help="music21 instrument name for the output, e.g. Harpsichord, Violin")
-    music.add_argument("--bpm", type=float, default=120, help="tempo of the output, in quarter notes per minute")
+    music.add_argument("--num-notes", metavar="N", type=int, default=500, help="events (notes, chords, rests) to generate per song")
+    music.add_argument("--num-songs", metavar="N", type=int, default=1, help="songs to generate in one batched pass, each from its own random seed window (all from the primer with --prime)")
+    music.add_argument("--instrument", metavar="NAME", default="Piano", help="music21 instrument name for the output, e.g. Harpsichord, Violin")
+    music.add_argument("--bpm", metavar="BPM", type=float, default=120, help="tempo of the output, in quarter notes per minute")
     music.add_argument("--prime", metavar="FILE.mid", default=None,
                        help="start from the end of this MIDI file instead of a random training window; unknown "
                        "tokens become the nearest known token, a short file is padded with training data; "
                        "with --num-songs, every song starts from it")
 
     sampling = parser.add_argument_group("sampling")
-    sampling.add_argument("--top-k", type=int, default=1,
+    sampling.add_argument("--top-k", metavar="K", type=int, default=1,
                           help="1 = always the most likely token (the original); K = sample among the K most likely "
                           "(7 in the write-up); 0 = sample from the whole distribution")
-    sampling.add_argument("--temperature", type=float, default=1.0,
+    sampling.add_argument("--temperature", metavar="T", type=float, default=1.0,
                           help="below 1 sharpens the distribution before sampling, above 1 flattens it")
-    sampling.add_argument("--seed", type=int, default=None,
+    sampling.add_argument("--seed", metavar="N", type=int, default=None,
                           help="random seed for the seed window and sampling; the same seed and bundle give a "
                           "byte-identical MIDI file (default: different every run)")
 

@@ -25,9 +25,9 @@ def parse_arguments(argv=None) -> argparse.Namespace:
         formatter_class=HelpWithDefaults,
     )
     data = parser.add_argument_group("data")
-    data.add_argument("--midi-dir", default="midi_songs", help="folder of .mid/.midi files to learn from")
-    data.add_argument("--out", default="weights", help="bundle folder to write (kept complete at every moment)")
-    data.add_argument("--validation-split", type=float, default=DEFAULTS.validation_split,
+    data.add_argument("--midi-dir", metavar="FOLDER", default="midi_songs", help="folder of .mid/.midi files to learn from")
+    data.add_argument("--out", metavar="FOLDER", default="weights", help="bundle folder to write (kept complete at every moment)")
+    data.add_argument("--validation-split", metavar="SHARE", type=float, default=DEFAULTS.validation_split,
                       help="share of the files (not windows) held out to judge the model; "
                       "at least one file when there are two or more")
 
@@ -41,7 +41,7 @@ def parse_arguments(argv=None) -> argparse.Namespace:
                           help="add each event's loudness as one of the velocities 31, 59, 81, 102")
     encoding.add_argument("--transpose", action="store_true",
                           help="transpose every piece to C major or A minor before encoding (fewer classes)")
-    encoding.add_argument("--sequence-length", type=int, default=DEFAULTS.sequence_length,
+    encoding.add_argument("--sequence-length", metavar="N", type=int, default=DEFAULTS.sequence_length,
                           help="tokens the network reads to predict the next one")
 
     network = parser.add_argument_group("network")
@@ -53,11 +53,11 @@ def parse_arguments(argv=None) -> argparse.Namespace:
                          "faster on CPUs with bfloat16 instructions (see README, Benchmark)")
 
     training = parser.add_argument_group("training")
-    training.add_argument("--epochs", type=int, default=DEFAULTS.epochs, help="passes over the training windows (in total, also with --resume)")
-    training.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size, help="windows per gradient step")
-    training.add_argument("--patience", type=int, default=DEFAULTS.patience,
+    training.add_argument("--epochs", metavar="N", type=int, default=DEFAULTS.epochs, help="passes over the training windows (in total, also with --resume)")
+    training.add_argument("--batch-size", metavar="N", type=int, default=DEFAULTS.batch_size, help="windows per gradient step")
+    training.add_argument("--patience", metavar="N", type=int, default=DEFAULTS.patience,
                           help="stop when the validation loss has not improved for this many epochs (0 = never)")
-    training.add_argument("--seed", type=int, default=DEFAULTS.seed, help="seeds the file split, shuffling and initial weights")
+    training.add_argument("--seed", metavar="N", type=int, default=DEFAULTS.seed, help="seeds the file split, shuffling and initial weights")
     training.add_argument("--resume", action="store_true",
                           help="continue the interrupted run in --out from its last finished epoch (same data and flags)")
     return parser.parse_args(argv)
