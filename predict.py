@@ -127,7 +127,7 @@ def main() -> None:
             write_midi(token_list, path, arguments.instrument, arguments.bpm)
         except OSError as error:  # a full disk, or a file that cannot be replaced
             raise UserError(f"cannot write {path} ({error.strerror or error}); choose another --output") from None
-        print(f"wrote {path}: {len(token_list)} events, {len(set(token_list))} distinct tokens")
+        print(f"wrote {path}")  # its figures follow in the report
         song_reports.append(after_writing(path, start, song, bundle, plot=arguments.plot, wav=arguments.wav))
     if arguments.report:
         write_report_json(arguments.report, vars(arguments), song_reports)

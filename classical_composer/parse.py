@@ -287,15 +287,9 @@ def parse_folder(midi_dir: Path, encoding: dict, cache_dir: Path | None = None, 
         except OSError as error:  # no permission, or removed since the folder was listed
             results[path] = (None, f"it cannot be opened ({error.strerror or error})")
             continue
-        cached = cache_dir / f"{keys[path]}.json"
-        if cached.exists():
-            try:
-                entry = json.loads(cached.read_text())
-            except (OSError, ValueError):
-                entry = None
-            if isinstance(entry, list) and len(entry) == 2:  # (tokens, None) or (None, reason)
-                results[path] = tuple(entry)
-            # anything else is a damaged cache entry, and the file is simply parsed again
+        cached = cached_outcome(cache_dir / f"{keys[path]}.json")
+        if cached is not None:
+            results[path] = cached
 
     to_parse = [path for path in paths if path not in results]  # neither cached nor unopenable
     if to_parse:
@@ -349,6 +343,15 @@ def workers_start_deaf_to_ctrl_c():
         yield
     finally:
         signal.signal(signal.SIGINT, handler)
+
+
+def cached_outcome(cache_file: Path) -> tuple | None:
+    """(tokens, None) or (None, reason) from the cache; None when missing or damaged (parse again)."""
+    try:
+        entry = json.loads(cache_file.read_text())
+    except (OSError, ValueError):
+        return None
+    return tuple(entry) if isinstance(entry, list) and len(entry) == 2 else None
 
 
 def _store_in_cache(cache_dir: Path, entries: dict) -> None:
