@@ -97,7 +97,7 @@ def main() -> None:
     import numpy as np
 
     from benchmarks import comparisons
-    from classical_composer.network import build_network
+    from benchmarks.original import original_network
     from classical_composer.settings import Settings
 
     plan = comparisons.QUICK if arguments.quick else comparisons.FULL
@@ -112,7 +112,8 @@ def main() -> None:
     print(f"plan: {'--quick' if arguments.quick else 'full'}; every figure is the median of its repeats")
 
     settings = Settings()  # the faithful network: 3 x LSTM(512), windows of 100 tokens
-    model = build_network(settings, comparisons.GENERATION_VOCABULARY)
+    # The original's network; our generation path makes its inference copy from these weights.
+    model = original_network(settings, comparisons.GENERATION_VOCABULARY)
     start_windows = random.integers(comparisons.GENERATION_VOCABULARY,
                                     size=(comparisons.BATCH_SONGS, settings.sequence_length))
     results = {"machine": about, "plan": "quick" if arguments.quick else "full"}

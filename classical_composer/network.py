@@ -14,12 +14,83 @@ The shape is the original's, whatever the preset:
 trained with RMSprop on cross-entropy. The targets are class numbers, so the
 loss is the sparse form of the original's categorical cross-entropy: the same
 number, without a one-hot row per window.
+
+Each LSTM is a `WindowLSTM`: Keras' LSTM, with the same weights and the same
+function, computed in an order that suits a CPU (see the class).
 """
 
 import keras
-from keras import layers
+from keras import layers, ops
 
 from classical_composer.settings import Settings
+
+# --- The LSTM layer -------------------------------------------------------------
+
+
+@keras.saving.register_keras_serializable(package="classical_composer")
+class WindowLSTM(layers.LSTM):
+    """keras.layers.LSTM, with the input half of every gate computed before the time loop.
+
+    Each of an LSTM's four gates adds two matrix products: this step's input
+    times `kernel`, and the previous step's output times `recurrent_kernel`.
+    The first does not depend on earlier steps, so here it is computed for
+    the whole window in one large product, which a CPU runs far faster than
+    a hundred small ones; the time loop is left with the recurrent half.
+    Keras' own LSTM computes both halves at every step.
+
+    Same weights (kernel, recurrent_kernel, bias), same gates, and the same
+    recurrent dropout: one mask per gate, drawn by Keras once per batch and
+    kept for every step of the window. A model saved with keras.layers.LSTM
+    loads its weights into this layer unchanged.
+
+    Mixed precision: the weights are cast to bfloat16 once per batch (Keras'
+    LSTM casts them at every step, which costs more than bfloat16 saves),
+    the matrix products run in bfloat16, and the gates and the cell state
+    stay in float32, as the summing of a hundred steps wants.
+    """
+
+    def inner_loop(self, sequences, initial_state, mask, training=False):
+        # The network never masks, reverses, drops inputs or carries state between batches.
+        assert mask is None and not self.go_backwards and not self.stateful and not self.cell.dropout
+        cell = self.cell
+        # Reading a variable inside the layer casts it to the compute dtype: here once per batch.
+        kernel, recurrent_kernel, bias = (ops.convert_to_tensor(weight)
+                                          for weight in (cell.kernel, cell.recurrent_kernel, cell.bias))
+
+        # The input half of every gate, for every step at once.
+        gate_inputs = ops.cast(ops.matmul(sequences, kernel) + bias, "float32")  # (batch, time, 4 x units)
+
+        # Recurrent dropout (training only): Keras' four masks, one per gate,
+        # fixed for the batch. Without it the four gates share one product.
+        masks = cell.get_recurrent_dropout_mask(initial_state[0]) if training and cell.recurrent_dropout else None
+        recurrent_kernel_per_gate = ops.stack(ops.split(recurrent_kernel, 4, axis=1))  # (4, units, units)
+        if masks is not None:
+            masks = ops.stack(masks)  # (4, batch, units)
+
+        def step(state, gate_input):
+            output, carry = state  # (batch, units) each, float32
+            previous = ops.cast(output, self.compute_dtype)
+            if masks is None:
+                recurrent = ops.split(ops.matmul(previous, recurrent_kernel), 4, axis=-1)
+            else:
+                recurrent = ops.unstack(ops.matmul(previous * masks, recurrent_kernel_per_gate))
+            input_gate, forget_gate, candidate, output_gate = (
+                gate + ops.cast(product, "float32") for gate, product in zip(ops.split(gate_input, 4, axis=-1), recurrent))
+            carry = (cell.recurrent_activation(forget_gate) * carry
+                     + cell.recurrent_activation(input_gate) * cell.activation(candidate))
+            output = cell.recurrent_activation(output_gate) * cell.activation(carry)
+            # keras.ops.scan wants each step's output shaped like its state: (output, carry) twice.
+            return (output, carry), (output, carry)
+
+        start = tuple(ops.cast(state, "float32") for state in initial_state)
+        time_major = ops.transpose(gate_inputs, (1, 0, 2))  # (time, batch, 4 x units): scan walks the first axis
+        (last_output, last_carry), (outputs, _) = ops.scan(step, start, time_major)
+        outputs = ops.cast(ops.transpose(outputs, (1, 0, 2)), self.compute_dtype)  # (batch, time, units)
+        last_output, last_carry = ops.cast(last_output, self.compute_dtype), ops.cast(last_carry, self.compute_dtype)
+        return last_output, outputs, [last_output, last_carry]
+
+
+# --- The network ------------------------------------------------------------------
 
 
 def build_network(settings: Settings, vocabulary_size: int, for_inference: bool = False) -> keras.Model:
@@ -39,7 +110,7 @@ def build_network(settings: Settings, vocabulary_size: int, for_inference: bool 
     x = inputs
     for layer_number in range(size.lstm_layers):
         is_last = layer_number == size.lstm_layers - 1
-        x = layers.LSTM(
+        x = WindowLSTM(
             size.lstm_units,
             return_sequences=not is_last,
             # The original put recurrent dropout on all LSTMs but the last.

@@ -3,15 +3,14 @@
 The benchmark (benchmarks/run.py) times predict.py's compiled path against the
 original's loop, one `model.predict` on the full window per note; the speed-up
 only counts if the tokens are the same. These tests check that on a tiny
-network, and that songs composed together in one batch (--num-songs) are each
+network built as the original built it (keras.layers.LSTM), and that songs composed together in one batch (--num-songs) are each
 the song that would have been composed alone.
 """
 
 import numpy as np
 import pytest
 
-from benchmarks.original import generate_original
-from classical_composer.network import build_network
+from benchmarks.original import generate_original, original_network
 from classical_composer.predict import generate, probability_function
 from classical_composer.settings import Settings
 
@@ -25,9 +24,9 @@ WEIGHT_SCALE = 4.0
 
 @pytest.fixture(scope="module")
 def lively_network():
-    """A tiny training network (recurrent dropout included) with large random weights, and its settings."""
+    """The original's tiny training network (Keras' LSTM, recurrent dropout) with large random weights."""
     settings = Settings(preset="tiny", sequence_length=8)
-    model = build_network(settings, VOCABULARY_SIZE)
+    model = original_network(settings, VOCABULARY_SIZE)
     random = np.random.default_rng(0)
     model.set_weights([
         random.normal(0.0, WEIGHT_SCALE, weights.shape).astype(np.float32) if weights.ndim > 1 else weights
@@ -47,10 +46,16 @@ def test_fast_path_composes_the_same_tokens_as_the_original_loop(lively_network,
     original = generate_original(model, start_windows[0], NUM_NOTES, VOCABULARY_SIZE)
     assert len(set(original.tolist())) >= 5, "the network should be lively enough to make the check meaningful"
 
+    # Our path: an inference copy built of WindowLSTM layers, holding the original network's weights.
     probabilities_of = probability_function(model, settings, VOCABULARY_SIZE)
     fast = generate(probabilities_of, start_windows[:1], NUM_NOTES, VOCABULARY_SIZE)  # (1, notes)
 
     assert fast[0].tolist() == original.tolist()
+
+
+def test_the_original_network_is_built_of_keras_own_lstm(lively_network):
+    model, _ = lively_network
+    assert [type(layer).__name__ for layer in model.layers if "lstm" in layer.name] == ["LSTM", "LSTM"]
 
 
 def test_each_song_of_a_batch_is_the_song_composed_alone(lively_network, start_windows):

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from classical_composer.network import build_network, inference_copy
+from classical_composer.network import WindowLSTM, build_network, inference_copy
 from classical_composer.settings import PRESETS, Settings
 
 VOCABULARY_SIZE = 37
@@ -31,7 +31,7 @@ def test_original_preset_is_the_original_network():
     assert model.input_shape == (None, 100, 1)
     assert layer_types(model) == [
         "InputLayer",
-        "LSTM", "LSTM", "LSTM",
+        "WindowLSTM", "WindowLSTM", "WindowLSTM",
         "BatchNormalization", "Dropout", "Dense", "Activation",
         "BatchNormalization", "Dropout", "Dense", "Activation",
     ]
@@ -74,3 +74,64 @@ def test_inference_copy_has_no_recurrent_dropout_and_computes_the_same():
     expected = keras.ops.convert_to_numpy(model(network_input, training=False))
     got = keras.ops.convert_to_numpy(copy(network_input, training=False))
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+
+
+# --- WindowLSTM: Keras' LSTM, computed with the input half outside the time loop ---
+
+
+def keras_and_window_lstm(return_sequences: bool, seed: int = 3):
+    """A keras.layers.LSTM and a WindowLSTM with recurrent dropout, the same seed and the same (non-initial) weights."""
+    inputs = np.random.default_rng(0).normal(size=(4, 9, 5)).astype(np.float32)  # (batch, time, features)
+    theirs = keras.layers.LSTM(6, return_sequences=return_sequences, recurrent_dropout=0.4, seed=seed)
+    ours = WindowLSTM(6, return_sequences=return_sequences, recurrent_dropout=0.4, seed=seed)
+    theirs(inputs), ours(inputs)  # build both
+    random = np.random.default_rng(1)
+    weights = [weight + random.normal(0, 0.5, weight.shape).astype(np.float32) for weight in theirs.get_weights()]
+    theirs.set_weights(weights)
+    ours.set_weights(weights)
+    return theirs, ours, inputs
+
+
+@pytest.mark.parametrize("return_sequences", [True, False])
+@pytest.mark.parametrize("training", [False, True])
+def test_window_lstm_computes_what_keras_lstm_computes(return_sequences, training):
+    # In training both draw Keras' recurrent dropout masks from the same seed,
+    # so this also checks that the masks are applied per gate as Keras does.
+    theirs, ours, inputs = keras_and_window_lstm(return_sequences)
+    expected = keras.ops.convert_to_numpy(theirs(inputs, training=training))
+    got = keras.ops.convert_to_numpy(ours(inputs, training=training))
+    assert got.shape == expected.shape
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_window_lstm_recurrent_dropout_acts_only_in_training():
+    _, ours, inputs = keras_and_window_lstm(return_sequences=True)
+    inference = keras.ops.convert_to_numpy(ours(inputs, training=False))
+    training = keras.ops.convert_to_numpy(ours(inputs, training=True))
+    assert np.abs(training - inference).max() > 1e-3
+
+
+def test_window_lstm_gradients_match_keras_lstm():
+    import tensorflow as tf  # gradients are the backend's business
+
+    theirs, ours, inputs = keras_and_window_lstm(return_sequences=True)
+    gradients = []
+    for layer in (theirs, ours):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(tf.square(layer(inputs, training=False)))
+        gradients.append([gradient.numpy() for gradient in tape.gradient(loss, layer.trainable_variables)])
+    for theirs_gradient, our_gradient in zip(*gradients):
+        np.testing.assert_allclose(our_gradient, theirs_gradient, rtol=1e-4, atol=1e-5)
+
+
+def test_window_lstm_in_mixed_precision_computes_in_bfloat16_near_float32():
+    _, ours, inputs = keras_and_window_lstm(return_sequences=True)
+    mixed = WindowLSTM(6, return_sequences=True, dtype="mixed_bfloat16")
+    mixed(inputs)
+    mixed.set_weights(ours.get_weights())
+    output = mixed(inputs, training=False)
+    assert keras.backend.standardize_dtype(output.dtype) == "bfloat16"
+    assert all(keras.backend.standardize_dtype(weight.dtype) == "float32" for weight in mixed.weights)
+    expected = keras.ops.convert_to_numpy(ours(inputs, training=False))
+    # bfloat16 keeps 8 bits of mantissa: agreement to about 1e-2 is all it can give.
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(keras.ops.cast(output, "float32")), expected, atol=5e-2)
