@@ -21,6 +21,7 @@ function, computed in an order that suits a CPU (see the class).
 
 import keras
 from keras import layers, ops
+from keras.src.backend import rnn as time_loop  # the loop over time steps keras.layers.LSTM itself uses
 
 from classical_composer.settings import Settings
 
@@ -57,37 +58,39 @@ class WindowLSTM(layers.LSTM):
         kernel, recurrent_kernel, bias = (ops.convert_to_tensor(weight)
                                           for weight in (cell.kernel, cell.recurrent_kernel, cell.bias))
 
+        def in_float32(tensor):
+            return tensor if self.compute_dtype == "float32" else ops.cast(tensor, "float32")
+
         # The input half of every gate, for every step at once.
-        gate_inputs = ops.cast(ops.matmul(sequences, kernel) + bias, "float32")  # (batch, time, 4 x units)
+        gate_inputs = in_float32(ops.matmul(sequences, kernel) + bias)  # (batch, time, 4 x units)
+        recurrent_kernel_per_gate = ops.split(recurrent_kernel, 4, axis=1)  # 4 x (units, units)
 
         # Recurrent dropout (training only): Keras' four masks, one per gate,
-        # fixed for the batch. Without it the four gates share one product.
-        masks = cell.get_recurrent_dropout_mask(initial_state[0]) if training and cell.recurrent_dropout else None
-        recurrent_kernel_per_gate = ops.stack(ops.split(recurrent_kernel, 4, axis=1))  # (4, units, units)
-        if masks is not None:
-            masks = ops.stack(masks)  # (4, batch, units)
+        # drawn once per batch and kept for every step of the window.
+        masks = None
+        if training and cell.recurrent_dropout:
+            masks = cell.get_recurrent_dropout_mask(initial_state[0])  # 4 x (batch, units)
 
-        def step(state, gate_input):
+        def step(gate_input, state):
             output, carry = state  # (batch, units) each, float32
-            previous = ops.cast(output, self.compute_dtype)
-            if masks is None:
-                recurrent = ops.split(ops.matmul(previous, recurrent_kernel), 4, axis=-1)
-            else:
-                recurrent = ops.unstack(ops.matmul(previous * masks, recurrent_kernel_per_gate))
+            previous = output if self.compute_dtype == "float32" else ops.cast(output, self.compute_dtype)
+            if masks is None:  # the four gates share one product
+                recurrent = ops.split(in_float32(ops.matmul(previous, recurrent_kernel)), 4, axis=-1)
+            else:  # each gate sees its own dropout
+                recurrent = [in_float32(ops.matmul(previous * gate_mask, gate_kernel))
+                             for gate_mask, gate_kernel in zip(masks, recurrent_kernel_per_gate)]
             input_gate, forget_gate, candidate, output_gate = (
-                gate + ops.cast(product, "float32") for gate, product in zip(ops.split(gate_input, 4, axis=-1), recurrent))
+                gate + product for gate, product in zip(ops.split(gate_input, 4, axis=-1), recurrent))
             carry = (cell.recurrent_activation(forget_gate) * carry
                      + cell.recurrent_activation(input_gate) * cell.activation(candidate))
             output = cell.recurrent_activation(output_gate) * cell.activation(carry)
-            # keras.ops.scan wants each step's output shaped like its state: (output, carry) twice.
-            return (output, carry), (output, carry)
+            return output, [output, carry]
 
-        start = tuple(ops.cast(state, "float32") for state in initial_state)
-        time_major = ops.transpose(gate_inputs, (1, 0, 2))  # (time, batch, 4 x units): scan walks the first axis
-        (last_output, last_carry), (outputs, _) = ops.scan(step, start, time_major)
-        outputs = ops.cast(ops.transpose(outputs, (1, 0, 2)), self.compute_dtype)  # (batch, time, units)
-        last_output, last_carry = ops.cast(last_output, self.compute_dtype), ops.cast(last_carry, self.compute_dtype)
-        return last_output, outputs, [last_output, last_carry]
+        last_output, outputs, (_, last_carry) = time_loop(
+            step, gate_inputs, [in_float32(state) for state in initial_state],
+            input_length=sequences.shape[1], return_all_outputs=self.return_sequences)
+        cast = self.compute_dtype
+        return ops.cast(last_output, cast), ops.cast(outputs, cast), [ops.cast(last_output, cast), ops.cast(last_carry, cast)]
 
 
 # --- The network ------------------------------------------------------------------
