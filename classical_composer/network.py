@@ -21,7 +21,10 @@ function, computed in an order that suits a CPU (see the class).
 
 import keras
 from keras import layers, ops
-from keras.src.backend import rnn as time_loop  # the loop over time steps keras.layers.LSTM itself uses
+# The loop over time steps that keras.layers.LSTM itself runs on. It is not in
+# Keras' public API (keras.ops.scan is, but runs this layer's training about a
+# tenth slower), so requirements.txt pins the Keras version it comes from.
+from keras.src.backend import rnn as time_loop
 
 from classical_composer.settings import Settings
 
@@ -42,7 +45,9 @@ class WindowLSTM(layers.LSTM):
     Same weights (kernel, recurrent_kernel, bias), same gates, and the same
     recurrent dropout: one mask per gate, drawn by Keras once per batch and
     kept for every step of the window. A model saved with keras.layers.LSTM
-    loads its weights into this layer unchanged.
+    loads its weights into this layer unchanged. On the faithful network this
+    trains about 1.3x and generates about 2x faster; on the small preset, whose
+    products are small anyway, it is as fast as Keras' LSTM.
 
     Mixed precision: the weights are cast to bfloat16 once per batch (Keras'
     LSTM casts them at every step, which costs more than bfloat16 saves),
@@ -89,8 +94,10 @@ class WindowLSTM(layers.LSTM):
         last_output, outputs, (_, last_carry) = time_loop(
             step, gate_inputs, [in_float32(state) for state in initial_state],
             input_length=sequences.shape[1], return_all_outputs=self.return_sequences)
-        cast = self.compute_dtype
-        return ops.cast(last_output, cast), ops.cast(outputs, cast), [ops.cast(last_output, cast), ops.cast(last_carry, cast)]
+        # outputs: (batch, time, units) with return_sequences, else the last output alone.
+        last_output, outputs, last_carry = (ops.cast(tensor, self.compute_dtype)
+                                            for tensor in (last_output, outputs, last_carry))
+        return last_output, outputs, [last_output, last_carry]
 
 
 # --- The network ------------------------------------------------------------------
