@@ -53,7 +53,7 @@ class Settings:
 
     # --- Network.
     preset: str = "original"  # a key of PRESETS
-    mixed_precision: bool = False  # compute in bfloat16, keep weights and softmax in float32
+    mixed_precision: bool = False  # compute in bfloat16; weights, softmax and LSTM cell state stay float32
 
     # --- Training.
     epochs: int = 200  # passes over the training windows
