@@ -68,13 +68,13 @@ class WindowLSTM(layers.LSTM):
 
         # The input half of every gate, for every step at once.
         gate_inputs = in_float32(ops.matmul(sequences, kernel) + bias)  # (batch, time, 4 x units)
-        recurrent_kernel_per_gate = ops.split(recurrent_kernel, 4, axis=1)  # 4 x (units, units)
 
         # Recurrent dropout (training only): Keras' four masks, one per gate,
         # drawn once per batch and kept for every step of the window.
         masks = None
         if training and cell.recurrent_dropout:
             masks = cell.get_recurrent_dropout_mask(initial_state[0])  # 4 x (batch, units)
+            recurrent_kernel_per_gate = ops.split(recurrent_kernel, 4, axis=1)  # 4 x (units, units)
 
         def step(gate_input, state):
             output, carry = state  # (batch, units) each, float32
