@@ -60,14 +60,13 @@ class WindowLSTM(layers.LSTM):
         assert mask is None and not self.go_backwards and not self.stateful and not self.cell.dropout
         cell = self.cell
         # Reading a variable inside the layer casts it to the compute dtype: here once per batch.
+        # The products run in that dtype, the gates and the state in float32; in a float32
+        # network every ops.cast below is to the dtype the tensor already has, and adds nothing.
         kernel, recurrent_kernel, bias = (ops.convert_to_tensor(weight)
                                           for weight in (cell.kernel, cell.recurrent_kernel, cell.bias))
 
-        def in_float32(tensor):
-            return tensor if self.compute_dtype == "float32" else ops.cast(tensor, "float32")
-
         # The input half of every gate, for every step at once.
-        gate_inputs = in_float32(ops.matmul(sequences, kernel) + bias)  # (batch, time, 4 x units)
+        gate_inputs = ops.cast(ops.matmul(sequences, kernel) + bias, "float32")  # (batch, time, 4 x units)
 
         # Recurrent dropout (training only): Keras' four masks, one per gate,
         # drawn once per batch and kept for every step of the window.
@@ -78,11 +77,11 @@ class WindowLSTM(layers.LSTM):
 
         def step(gate_input, state):
             output, carry = state  # (batch, units) each, float32
-            previous = output if self.compute_dtype == "float32" else ops.cast(output, self.compute_dtype)
+            previous = ops.cast(output, self.compute_dtype)
             if masks is None:  # the four gates share one product
-                recurrent = ops.split(in_float32(ops.matmul(previous, recurrent_kernel)), 4, axis=-1)
+                recurrent = ops.split(ops.cast(ops.matmul(previous, recurrent_kernel), "float32"), 4, axis=-1)
             else:  # each gate sees its own dropout
-                recurrent = [in_float32(ops.matmul(previous * gate_mask, gate_kernel))
+                recurrent = [ops.cast(ops.matmul(previous * gate_mask, gate_kernel), "float32")
                              for gate_mask, gate_kernel in zip(masks, recurrent_kernel_per_gate)]
             input_gate, forget_gate, candidate, output_gate = (
                 gate + product for gate, product in zip(ops.split(gate_input, 4, axis=-1), recurrent))
@@ -92,7 +91,7 @@ class WindowLSTM(layers.LSTM):
             return output, [output, carry]
 
         last_output, outputs, (_, last_carry) = time_loop(
-            step, gate_inputs, [in_float32(state) for state in initial_state],
+            step, gate_inputs, [ops.cast(state, "float32") for state in initial_state],
             input_length=sequences.shape[1], return_all_outputs=self.return_sequences)
         # outputs: (batch, time, units) with return_sequences, else the last output alone.
         last_output, outputs, last_carry = (ops.cast(tensor, self.compute_dtype)
