@@ -68,10 +68,6 @@ LENGTH_ORDER = {name: position for position, (name, _, _) in enumerate(tokens.LE
 
 
 @functools.lru_cache(maxsize=None)
-def event_of(token: str) -> tokens.Event:
-    return tokens.decode(token)
-
-
 def token_distance(wanted: tokens.Event, known: tokens.Event) -> tuple:
     """How far a known token is from a wanted one, compared as a tuple, most important first.
 
@@ -102,8 +98,8 @@ def nearest_known_token(token: str, known_tokens: list[str]) -> str:
     a missing chord becomes the known chord sharing the most pitch classes,
     and a rest of a missing length becomes a rest of the nearest length.
     """
-    wanted = event_of(token)
-    return min(known_tokens, key=lambda known: token_distance(wanted, event_of(known)))
+    wanted = tokens.decode(token)
+    return min(known_tokens, key=lambda known: token_distance(wanted, tokens.decode(known)))
 
 
 @dataclass
