@@ -24,7 +24,8 @@ The comparisons, in the order they run:
 
 Everything runs in this one process, one comparison after another. This file
 reads the command line; comparisons.py times and prints; original.py is the
-original's way of doing things.
+original's way of doing things. How far the batch and mixed-precision goals
+can go on this CPU at all is measured apart, by ceilings.py.
 """
 
 import argparse

@@ -27,7 +27,7 @@ class NetworkSize:
 
 PRESETS = {
     # The original network: 3 x LSTM(512) -> Dense(256) -> Dense(vocabulary).
-    # About 20-25 training windows a second on a 2-core CPU.
+    # About 70 training windows a second on a 2-core CPU (see the README's benchmark).
     "original": NetworkSize(lstm_layers=3, lstm_units=512, dense_units=256, dropout=0.3, recurrent_dropout=0.3),
     # The same shape, small enough to train on midi_songs/ on a 2-core CPU
     # in well under an hour.
