@@ -54,42 +54,45 @@ def seconds_per_repeat(compiled, argument, repeats: int) -> float:
     return sorted(times)[2]
 
 
-def product_seconds(tensorflow, dtype, a_shape, b_shape, transpose_a=False, transpose_b=False) -> float:
+def product_seconds(dtype, a_shape, b_shape, transpose_a=False, transpose_b=False) -> float:
     """Seconds of one matrix product in a TensorFlow graph, as model.fit runs it."""
+    import tensorflow as tf  # imported in each function, after main() has quietened its start-up messages
     repeats = 200 if max(a_shape) < 1000 else 10
-    second = tensorflow.cast(tensorflow.random.normal(b_shape), dtype)
+    second = tf.cast(tf.random.normal(b_shape), dtype)
 
-    @tensorflow.function
+    @tf.function
     def products(first):
-        total = tensorflow.zeros((), dtype)
-        for _ in tensorflow.range(repeats):  # a graph loop: no Python between the products
+        total = tf.zeros((), dtype)
+        for _ in tf.range(repeats):  # a graph loop: no Python between the products
             # Summing one element keeps every product alive at no cost.
-            total += tensorflow.matmul(first, second, transpose_a=transpose_a, transpose_b=transpose_b)[0, 0]
+            total += tf.matmul(first, second, transpose_a=transpose_a, transpose_b=transpose_b)[0, 0]
         return total
 
-    return seconds_per_repeat(products, tensorflow.cast(tensorflow.random.normal(a_shape), dtype), repeats)
+    return seconds_per_repeat(products, tf.cast(tf.random.normal(a_shape), dtype), repeats)
 
 
-def round_trip_seconds(tensorflow, shape) -> float:
+def round_trip_seconds(shape) -> float:
     """Seconds to cast a float32 tensor of `shape` to bfloat16 and back, in a TensorFlow graph."""
+    import tensorflow as tf
     repeats = 200
 
-    @tensorflow.function
+    @tf.function
     def round_trips(values):
-        for _ in tensorflow.range(repeats):  # each trip starts from the last one's result: none can be skipped
-            values = tensorflow.cast(tensorflow.cast(values, tensorflow.bfloat16), tensorflow.float32)
+        for _ in tf.range(repeats):  # each trip starts from the last one's result: none can be skipped
+            values = tf.cast(tf.cast(values, tf.bfloat16), tf.float32)
         return values[0, 0]
 
-    return seconds_per_repeat(round_trips, tensorflow.random.normal(shape), repeats)
+    return seconds_per_repeat(round_trips, tf.random.normal(shape), repeats)
 
 
 # --- Batch: the floor under --num-songs 8 ------------------------------------------------
 
 
-def batch_floor(settings, tensorflow, songs: int, vocabulary_size: int) -> dict:
+def batch_floor(settings, songs: int, vocabulary_size: int) -> dict:
     """Seconds of the products alone of one generation step of `songs` songs, against one song's whole step."""
     import keras
     import numpy as np
+    import tensorflow as tf
 
     from classical_composer.network import build_network
     from classical_composer.predict import generate, probability_function
@@ -110,26 +113,26 @@ def batch_floor(settings, tensorflow, songs: int, vocabulary_size: int) -> dict:
     weights = [(keras.random.normal((1 if number == 0 else units, gates)), keras.random.normal((units, gates)) * 0.01)
                for number in range(size.lstm_layers)]
 
-    @tensorflow.function(jit_compile=True)
+    @tf.function(jit_compile=True)
     def products_alone(inputs):  # (songs, time, 1)
         for kernel, recurrent_kernel in weights:
-            gate_inputs = tensorflow.matmul(inputs, kernel)  # the input half, the whole window at once
+            gate_inputs = tf.matmul(inputs, kernel)  # the input half, the whole window at once
 
             def step(time_step, state, outputs):
                 # An add and a slice: the least a step needs to pass its product on to the next.
-                state = (gate_inputs[:, time_step] + tensorflow.matmul(state, recurrent_kernel))[:, :units]
+                state = (gate_inputs[:, time_step] + tf.matmul(state, recurrent_kernel))[:, :units]
                 return time_step + 1, state, outputs.write(time_step, state)
 
-            _, _, outputs = tensorflow.while_loop(
+            _, _, outputs = tf.while_loop(
                 lambda time_step, *_: time_step < time_steps, step,
-                (0, tensorflow.zeros((songs, units)), tensorflow.TensorArray(tensorflow.float32, time_steps)))
-            inputs = tensorflow.transpose(outputs.stack(), (1, 0, 2))  # (songs, time, units)
+                (0, tf.zeros((songs, units)), tf.TensorArray(tf.float32, time_steps)))
+            inputs = tf.transpose(outputs.stack(), (1, 0, 2))  # (songs, time, units)
         return inputs[:, -1]
 
     figures = {
         "songs": songs,
         "one_song_step_s": sorted(one_song)[1],
-        "batch_products_s": seconds_per_repeat(products_alone, tensorflow.random.uniform((songs, time_steps, 1)), 1),
+        "batch_products_s": seconds_per_repeat(products_alone, tf.random.uniform((songs, time_steps, 1)), 1),
     }
     figures["floor_ratio"] = figures["batch_products_s"] / figures["one_song_step_s"]
     return figures
@@ -195,9 +198,9 @@ def training_step_seconds(settings, vocabulary_size: int) -> dict:
     return {name: median(timer.seconds) for name, timer in timers.items()}
 
 
-def mixed_precision_ceiling(settings, tensorflow, vocabulary_size: int) -> dict:
+def mixed_precision_ceiling(settings, vocabulary_size: int) -> dict:
     """The training step and its products in both precisions, and the ceiling they put on the ratio."""
-    products = {dtype: sum(count * product_seconds(tensorflow, dtype, *shapes_and_transposes)
+    products = {dtype: sum(count * product_seconds(dtype, *shapes_and_transposes)
                            for count, *shapes_and_transposes in training_step_products(settings))
                 for dtype in ("float32", "bfloat16")}
     # Under mixed precision WindowLSTM keeps its gates and state in float32: at every step of
@@ -205,8 +208,8 @@ def mixed_precision_ceiling(settings, tensorflow, vocabulary_size: int) -> dict:
     # backward their gradients make the same two trips.
     size = settings.network_size
     conversions = settings.sequence_length * size.lstm_layers * (
-        round_trip_seconds(tensorflow, (settings.batch_size, size.lstm_units))
-        + round_trip_seconds(tensorflow, (settings.batch_size, 4 * size.lstm_units)))
+        round_trip_seconds((settings.batch_size, size.lstm_units))
+        + round_trip_seconds((settings.batch_size, 4 * size.lstm_units)))
     step = training_step_seconds(settings, vocabulary_size)
 
     rest_float32 = step["float32"] - products["float32"]
@@ -234,20 +237,19 @@ def main() -> None:
     arguments = parser.parse_args()
     quiet_tensorflow()
     import keras
-    import tensorflow
 
     from benchmarks.comparisons import BATCH_SONGS, GENERATION_VOCABULARY, print_table
     from classical_composer.settings import Settings
 
     keras.utils.set_random_seed(0)
     settings = Settings()  # the faithful network
-    batch = batch_floor(settings, tensorflow, BATCH_SONGS, GENERATION_VOCABULARY)
+    batch = batch_floor(settings, BATCH_SONGS, GENERATION_VOCABULARY)
     print_table(f"batch: one generation step, windows of {settings.sequence_length} tokens", [
         ("one song, the whole step (predict.py's path)", f"{1000 * batch['one_song_step_s']:.1f} ms", ""),
         (f"{BATCH_SONGS} songs, the matrix products alone (XLA)", f"{1000 * batch['batch_products_s']:.1f} ms", ""),
         ("floor under the batch's cost", f"{batch['floor_ratio']:.2f}x", "(goal <= 2x)"),
     ])
-    mixed = mixed_precision_ceiling(settings, tensorflow, GENERATION_VOCABULARY)
+    mixed = mixed_precision_ceiling(settings, GENERATION_VOCABULARY)
     print_table(f"mixed precision: one training step, batches of {settings.batch_size}; float32 / bfloat16", [
         ("the whole step", f"{mixed['float32_step_s']:.2f} / {mixed['bfloat16_step_s']:.2f} s",
          f"{mixed['measured_ratio']:.2f}x"),

@@ -8,7 +8,6 @@ run end to end and fit together on the tiny preset.
 import math
 
 import pytest
-import tensorflow as tf
 
 from benchmarks.ceilings import batch_floor, mixed_precision_ceiling, training_step_products
 from classical_composer.network import WindowLSTM, build_network
@@ -44,8 +43,8 @@ def test_a_training_step_runs_the_forward_products_three_times_over(preset):
 def test_the_ceilings_are_measured_end_to_end_on_the_tiny_preset():
     settings = Settings(preset="tiny", sequence_length=8, batch_size=16)
 
-    batch = batch_floor(settings, tf, songs=2, vocabulary_size=VOCABULARY_SIZE)
-    mixed = mixed_precision_ceiling(settings, tf, VOCABULARY_SIZE)
+    batch = batch_floor(settings, songs=2, vocabulary_size=VOCABULARY_SIZE)
+    mixed = mixed_precision_ceiling(settings, VOCABULARY_SIZE)
 
     assert batch["batch_products_s"] > 0 and batch["one_song_step_s"] > 0
     assert batch["floor_ratio"] == pytest.approx(batch["batch_products_s"] / batch["one_song_step_s"])
