@@ -68,6 +68,16 @@ LENGTH_ORDER = {name: position for position, (name, _, _) in enumerate(tokens.LE
 
 
 @functools.lru_cache(maxsize=None)
+def pitch_summary(sound: str) -> tuple[frozenset, float]:
+    """A note's or chord's pitch classes and mean MIDI pitch: what token_distance compares.
+
+    Kept once per sound, because priming compares every token of the
+    vocabulary (thousands) with every token the vocabulary lacks.
+    """
+    pitches = midi_pitches(sound)
+    return frozenset(number % PITCH_CLASSES for number in pitches), sum(pitches) / len(pitches)
+
+
 def token_distance(wanted: tokens.Event, known: tokens.Event) -> tuple:
     """How far a known token is from a wanted one, compared as a tuple, most important first.
 
@@ -81,10 +91,9 @@ def token_distance(wanted: tokens.Event, known: tokens.Event) -> tuple:
     if tokens.is_rest(wanted.sound) or tokens.is_rest(known.sound):
         sound_gap = (0, 0.0) if wanted.sound == known.sound else (math.inf, math.inf)
     else:
-        wanted_pitches, known_pitches = midi_pitches(wanted.sound), midi_pitches(known.sound)
-        wanted_classes = {number % PITCH_CLASSES for number in wanted_pitches}
-        known_classes = {number % PITCH_CLASSES for number in known_pitches}
-        sound_gap = (len(wanted_classes ^ known_classes), abs(np.mean(wanted_pitches) - np.mean(known_pitches)))
+        wanted_classes, wanted_mean = pitch_summary(wanted.sound)
+        known_classes, known_mean = pitch_summary(known.sound)
+        sound_gap = (len(wanted_classes ^ known_classes), abs(wanted_mean - known_mean))
     length_gap = abs(LENGTH_ORDER.get(wanted.length, 0) - LENGTH_ORDER.get(known.length, 0))
     velocity_gap = abs((wanted.velocity or 0) - (known.velocity or 0))
     return (*sound_gap, length_gap, velocity_gap)
