@@ -24,7 +24,6 @@ TensorFlow's kernels allow.
 """
 
 import argparse
-import dataclasses
 import json
 import sys
 import time
@@ -170,35 +169,27 @@ def training_step_products(settings) -> list:
     return products
 
 
-def training_step_seconds(settings, vocabulary_size: int) -> dict:
+def training_step_seconds(settings) -> dict:
     """Median seconds of a training step of the network in float32 and in bfloat16, timed in turns."""
-    import keras
     import numpy as np
 
-    from benchmarks.comparisons import StepTimer, median
+    from benchmarks.comparisons import (
+        TRAIN_VOCABULARY, median, mixed_precision_network, random_training_windows, timed_fits,
+    )
     from classical_composer.network import build_network
-    from classical_composer.parse import Piece
-    from classical_composer.prepare_sequences import Vocabulary, WindowBatches, make_windows
+    from classical_composer.prepare_sequences import WindowBatches
 
-    token_indices = np.random.default_rng(0).integers(
-        vocabulary_size, size=settings.batch_size * TRAIN_STEPS + settings.sequence_length)
-    vocabulary = Vocabulary([f"token{number}" for number in range(vocabulary_size)])
-    windows = make_windows([Piece("random", vocabulary.decode(token_indices))], vocabulary, settings.sequence_length)
-    models = {"float32": build_network(settings, vocabulary_size)}
-    keras.mixed_precision.set_dtype_policy("mixed_bfloat16")  # as train.py does
-    try:
-        models["bfloat16"] = build_network(dataclasses.replace(settings, mixed_precision=True), vocabulary_size)
-    finally:
-        keras.mixed_precision.set_dtype_policy("float32")
-    timers = {name: StepTimer() for name in models}
-    for round_number in range(TRAIN_ROUNDS + 1):  # round 0 traces the graphs and is not timed
-        for name, model in models.items():
-            model.fit(WindowBatches(windows, vocabulary_size, settings.batch_size, shuffle=True), epochs=1,
-                      callbacks=[timers[name]] if round_number else [], verbose=0)
-    return {name: median(timer.seconds) for name, timer in timers.items()}
+    _, windows = random_training_windows(settings, TRAIN_STEPS, np.random.default_rng(0))
+
+    def batches():
+        return {"x": WindowBatches(windows, TRAIN_VOCABULARY, settings.batch_size, shuffle=True)}
+
+    contenders = {"float32": (build_network(settings, TRAIN_VOCABULARY), batches),
+                  "bfloat16": (mixed_precision_network(settings), batches)}
+    return {name: median(timer.seconds) for name, timer in timed_fits(contenders, TRAIN_ROUNDS).items()}
 
 
-def mixed_precision_ceiling(settings, vocabulary_size: int) -> dict:
+def mixed_precision_ceiling(settings) -> dict:
     """The training step and its products in both precisions, and the ceiling they put on the ratio."""
     products = {dtype: sum(count * product_seconds(dtype, *shapes_and_transposes)
                            for count, *shapes_and_transposes in training_step_products(settings))
@@ -210,7 +201,7 @@ def mixed_precision_ceiling(settings, vocabulary_size: int) -> dict:
     conversions = settings.sequence_length * size.lstm_layers * (
         round_trip_seconds((settings.batch_size, size.lstm_units))
         + round_trip_seconds((settings.batch_size, 4 * size.lstm_units)))
-    step = training_step_seconds(settings, vocabulary_size)
+    step = training_step_seconds(settings)
 
     rest_float32 = step["float32"] - products["float32"]
     return {
@@ -249,7 +240,7 @@ def main() -> None:
         (f"{BATCH_SONGS} songs, the matrix products alone (XLA)", f"{1000 * batch['batch_products_s']:.1f} ms", ""),
         ("floor under the batch's cost", f"{batch['floor_ratio']:.2f}x", "(goal <= 2x)"),
     ])
-    mixed = mixed_precision_ceiling(settings, GENERATION_VOCABULARY)
+    mixed = mixed_precision_ceiling(settings)
     print_table(f"mixed precision: one training step, batches of {settings.batch_size}; float32 / bfloat16", [
         ("the whole step", f"{mixed['float32_step_s']:.2f} / {mixed['bfloat16_step_s']:.2f} s",
          f"{mixed['measured_ratio']:.2f}x"),

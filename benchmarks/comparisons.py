@@ -10,6 +10,7 @@ only times it against the project's own functions.
 """
 
 import contextlib
+import dataclasses
 import io
 import os
 import shutil
@@ -321,17 +322,30 @@ class StepTimer(keras.callbacks.Callback):
         self.last_end = now
 
 
+def random_training_windows(settings: Settings, steps: int, random) -> tuple[np.ndarray, np.ndarray]:
+    """Random token indices for `steps` batches, and our windows over them."""
+    token_indices = random.integers(TRAIN_VOCABULARY, size=settings.batch_size * steps + settings.sequence_length)
+    vocabulary = Vocabulary([f"token{number}" for number in range(TRAIN_VOCABULARY)])
+    windows = make_windows([Piece("random", vocabulary.decode(token_indices))], vocabulary, settings.sequence_length)
+    return token_indices, windows
+
+
+def mixed_precision_network(settings: Settings) -> keras.Model:
+    """The network with --mixed-precision, built as train.py builds it."""
+    # The global policy too, as train.py sets it, so that every layer computes in bfloat16.
+    keras.mixed_precision.set_dtype_policy("mixed_bfloat16")
+    try:
+        return build_network(dataclasses.replace(settings, mixed_precision=True), TRAIN_VOCABULARY)
+    finally:
+        keras.mixed_precision.set_dtype_policy("float32")
+
+
 def training_contenders(preset: str, steps: int, random, with_mixed_precision: bool) -> dict:
     """name -> (model, fit arguments) for the ways of training one preset on random tokens."""
     settings = Settings(preset=preset)
     batch_size = settings.batch_size
-    token_count = batch_size * steps + settings.sequence_length
-    token_indices = random.integers(TRAIN_VOCABULARY, size=token_count)
-
+    token_indices, windows = random_training_windows(settings, steps, random)
     windows_original, targets_one_hot = original_arrays(token_indices, settings.sequence_length, TRAIN_VOCABULARY)
-    vocabulary = Vocabulary([f"token{number}" for number in range(TRAIN_VOCABULARY)])
-    piece = Piece("random", vocabulary.decode(token_indices))
-    windows = make_windows([piece], vocabulary, settings.sequence_length)
 
     def our_batches():
         return {"x": WindowBatches(windows, TRAIN_VOCABULARY, batch_size, shuffle=True)}
@@ -347,29 +361,31 @@ def training_contenders(preset: str, steps: int, random, with_mixed_precision: b
                                           original_batches),
     }
     if with_mixed_precision:
-        # As train.py does: the global policy too, so that every layer computes in bfloat16.
-        keras.mixed_precision.set_dtype_policy("mixed_bfloat16")
-        try:
-            mixed = build_network(Settings(preset=preset, mixed_precision=True), TRAIN_VOCABULARY)
-        finally:
-            keras.mixed_precision.set_dtype_policy("float32")
-        contenders["ours, --mixed-precision"] = (mixed, our_batches)
+        contenders["ours, --mixed-precision"] = (mixed_precision_network(settings), our_batches)
     return contenders
 
 
-def training_speed(preset: str, plan: Plan, random, with_mixed_precision: bool) -> dict:
-    """name -> (windows a second, CPU milliseconds a window), medians, each way timed in turns."""
-    steps = plan.train_steps[preset]
-    contenders = training_contenders(preset, steps, random, with_mixed_precision)
+def timed_fits(contenders: dict, rounds: int) -> dict:
+    """name -> StepTimer of `rounds` timed fits of each contender, taken in turns.
+
+    contenders: name -> (model, a function giving model.fit's data arguments).
+    """
     timers = {name: StepTimer() for name in contenders}
     for name, (model, fit_arguments) in contenders.items():  # trace and compile before timing
         model.fit(**fit_arguments(), epochs=1, steps_per_epoch=1, verbose=0)
     names = list(contenders)
-    for round_number in range(plan.train_rounds):
+    for round_number in range(rounds):
         # Every other round in reverse, so that no way of training always runs first or last.
         for name in names if round_number % 2 == 0 else reversed(names):
             model, fit_arguments = contenders[name]
             model.fit(**fit_arguments(), epochs=1, callbacks=[timers[name]], verbose=0)
+    return timers
+
+
+def training_speed(preset: str, plan: Plan, random, with_mixed_precision: bool) -> dict:
+    """name -> (windows a second, CPU milliseconds a window), medians, each way timed in turns."""
+    contenders = training_contenders(preset, plan.train_steps[preset], random, with_mixed_precision)
+    timers = timed_fits(contenders, plan.train_rounds)
     batch_size = Settings(preset=preset).batch_size
     return {name: (batch_size / median(timer.seconds), 1000 * median(timer.cpu_seconds) / batch_size)
             for name, timer in timers.items()}

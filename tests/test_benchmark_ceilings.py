@@ -44,7 +44,7 @@ def test_the_ceilings_are_measured_end_to_end_on_the_tiny_preset():
     settings = Settings(preset="tiny", sequence_length=8, batch_size=16)
 
     batch = batch_floor(settings, songs=2, vocabulary_size=VOCABULARY_SIZE)
-    mixed = mixed_precision_ceiling(settings, VOCABULARY_SIZE)
+    mixed = mixed_precision_ceiling(settings)
 
     assert batch["batch_products_s"] > 0 and batch["one_song_step_s"] > 0
     assert batch["floor_ratio"] == pytest.approx(batch["batch_products_s"] / batch["one_song_step_s"])
