@@ -28,7 +28,7 @@ from benchmarks.original import (
     compile_original_way, generate_original, original_array_bytes, original_arrays, original_network, parse_one_by_one,
 )
 from classical_composer.network import build_network
-from classical_composer.parse import Piece, midi_files_in, parse_folder
+from classical_composer.corpus import Piece, midi_files_in, parse_folder
 from classical_composer.predict import generate, probability_function
 from classical_composer.prepare_sequences import Vocabulary, WindowBatches, make_windows
 from classical_composer.settings import Settings

@@ -48,7 +48,7 @@ def main() -> None:
     # TensorFlow is loaded here, not at the top: parsing starts a pool of
     # processes, and each of them imports this file again.
     quiet_tensorflow()
-    from classical_composer.parse import midi_files_in
+    from classical_composer.corpus import midi_files_in
     from classical_composer.training import train
 
     histories, seconds = {}, {}

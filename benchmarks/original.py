@@ -19,7 +19,7 @@ import keras
 import numpy as np
 
 from classical_composer.network import WindowLSTM, build_network
-from classical_composer.parse import UnreadableMidi, parse_midi_file
+from classical_composer.corpus import UnreadableMidi, parse_midi_file
 from classical_composer.settings import Settings
 
 # --- Network ---------------------------------------------------------------------

@@ -86,7 +86,7 @@ def main() -> None:
     midi_dir = Path(arguments.midi_dir)
     if not midi_dir.is_dir():
         raise UserError(f"the MIDI folder {midi_dir} does not exist; point --midi-dir at a folder of .mid files")
-    from classical_composer.parse import midi_files_in
+    from classical_composer.corpus import midi_files_in
 
     if not midi_files_in(midi_dir):  # found out now, not after the generation comparisons
         raise UserError(f"there are no MIDI files in {midi_dir}; point --midi-dir at a folder of .mid files")

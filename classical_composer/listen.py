@@ -33,7 +33,7 @@ import numpy as np
 
 from classical_composer import tokens
 from classical_composer.cli import UserError
-from classical_composer.parse import UnreadableMidi, parse_midi_file
+from classical_composer.corpus import UnreadableMidi, parse_midi_file
 from classical_composer.report import PITCH_CLASSES, format_report, generation_report, midi_pitches
 
 # --- Checks before generating ----------------------------------------------------

@@ -26,7 +26,7 @@ from classical_composer.bundle import (
 )
 from classical_composer.cli import UserError
 from classical_composer.network import build_network
-from classical_composer.parse import parse_folder
+from classical_composer.corpus import parse_folder
 from classical_composer.prepare_sequences import Vocabulary, WindowBatches, make_windows, split_by_file
 from classical_composer.settings import Settings
 

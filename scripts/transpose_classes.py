@@ -20,7 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from classical_composer.cli import UserError, quiet_tensorflow, run  # noqa: E402
-from classical_composer.parse import parse_folder  # noqa: E402
+from classical_composer.corpus import parse_folder  # noqa: E402
 from classical_composer.prepare_sequences import Vocabulary  # noqa: E402
 from classical_composer.settings import Settings  # noqa: E402
 

@@ -11,7 +11,7 @@ import pytest
 import predict as predict_script
 import train as train_script
 from classical_composer.bundle import load_bundle
-from classical_composer.parse import parse_midi_file
+from classical_composer.corpus import parse_midi_file
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 QUICK_TRAINING = ["--preset", "tiny", "--epochs", "1", "--sequence-length", "8"]

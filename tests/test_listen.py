@@ -24,7 +24,7 @@ from music21 import converter, midi, tempo
 from classical_composer import listen, plot, report
 from classical_composer.bundle import Bundle, load_bundle
 from classical_composer.cli import UserError
-from classical_composer.parse import default_cache_dir, parse_folder
+from classical_composer.corpus import default_cache_dir, parse_folder
 from classical_composer.prepare_sequences import Vocabulary
 from classical_composer.settings import Settings
 from midi_fixtures import hand, place, score_of, write_score

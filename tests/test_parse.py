@@ -1,13 +1,16 @@
-"""Stage 1: MIDI files -> tokens. Exact tokens of the hand-made pieces in midi_fixtures."""
+"""Stage 1: a score -> tokens. Exact tokens of the hand-made pieces in midi_fixtures.
 
-import shutil
+Most tests read the pieces from MIDI files with corpus.parse_midi_file, the
+way training does; reading a folder, the cache and the pool are tested in
+test_corpus.py.
+"""
 
 import pytest
-from music21 import chord, converter, midi, note
+from music21 import converter, stream
 
 import midi_fixtures
-from classical_composer import parse
-from classical_composer.parse import UnreadableMidi, parse_folder, parse_midi_file
+from classical_composer.corpus import UnreadableMidi, parse_midi_file
+from classical_composer.parse import tokens_of
 from classical_composer.settings import Settings
 
 FAITHFUL = Settings().encoding()
@@ -49,18 +52,21 @@ def test_each_flag_alone(two_hands_file, flag, expected):
     assert parse_midi_file(two_hands_file, {**FAITHFUL, flag: True}) == expected
 
 
+def test_a_score_built_in_code_gives_the_same_tokens_as_its_midi_file():
+    """parse.py needs no file: the score midi_fixtures writes to two_hands.mid gives that file's tokens."""
+    score = midi_fixtures.two_hands_score()
+    assert tokens_of(score, FAITHFUL) == TWO_HANDS_FAITHFUL
+    assert tokens_of(score, ALL_FLAGS) == TWO_HANDS_ALL_FLAGS
+
+
 # --- Part selection (bug 1) -----------------------------------------------------------
 
 
-def test_the_first_tracks_of_the_fixture_have_no_pitched_note(two_hands_file):
-    """The fixture really is the original's failure case: an empty first track, and parts[0] holds only drums."""
-    midi_file = midi.MidiFile()
-    midi_file.open(str(two_hands_file))
-    midi_file.read()
-    midi_file.close()
-    assert not midi_file.tracks[1].hasNotes()  # tracks[0] is the tempo track
-    first_part = converter.parse(two_hands_file, format="midi").parts[0]
-    assert not [element for element in first_part.flatten().notes if isinstance(element, (note.Note, chord.Chord))]
+def test_the_first_part_alone_gives_no_tokens(two_hands_file):
+    """The fixture is the original's failure case: its first part is only drums, so reading parts[0] finds nothing."""
+    score = converter.parse(two_hands_file, format="midi", forceSource=True)
+    assert tokens_of(stream.Score([score.parts[0]]), ALL_FLAGS) == []
+    assert tokens_of(score, ALL_FLAGS) == TWO_HANDS_ALL_FLAGS
 
 
 def test_every_part_is_read_not_only_the_first(two_hands_file):
@@ -104,76 +110,3 @@ def test_rests_only_for_real_silence(two_hands_file):
     # F#4 (6.0) the right hand's B-4 still does, so there is no second rest.
     assert token_list.count("rest") == 1
     assert token_list[token_list.index("rest") - 1 : token_list.index("rest") + 2] == ["0.4.7", "rest", "4.8.11"]
-
-
-# --- Folders and the cache -----------------------------------------------------------
-
-
-@pytest.fixture
-def small_folder(tmp_path, midi_folder):
-    folder = tmp_path / "midi"
-    folder.mkdir()
-    for name in ("two_hands.mid", "held_across_barline.mid"):
-        shutil.copy(midi_folder / name, folder / name)
-    return folder
-
-
-def test_parse_folder_reads_every_file_and_skips_drums_only(tmp_path, midi_folder):
-    corpus = parse_folder(midi_folder, FAITHFUL, cache_dir=tmp_path / "cache", workers=1)
-    assert [piece.name for piece in corpus.pieces] == ["held_across_barline.mid", "two_hands.mid"]
-    assert corpus.pieces[1].tokens == TWO_HANDS_FAITHFUL
-    assert [name for name, _ in corpus.skipped] == ["drums_only.mid"]
-    assert corpus.token_count == sum(len(piece.tokens) for piece in corpus.pieces)
-
-
-class ParseRecorder:
-    """Stands in for parse_midi_file: records which files it was asked for, then parses or refuses."""
-
-    def __init__(self, allow: bool):
-        self.allow, self.paths = allow, []
-        self.real = parse.parse_midi_file
-
-    def __call__(self, path, encoding):
-        self.paths.append(path.name)
-        if not self.allow:
-            raise AssertionError(f"{path.name} should have come from the cache")
-        return self.real(path, encoding)
-
-
-def test_second_parse_comes_from_the_cache(small_folder, tmp_path, monkeypatch):
-    cache = tmp_path / "cache"
-    first = parse_folder(small_folder, ALL_FLAGS, cache_dir=cache, workers=1)
-
-    refuse = ParseRecorder(allow=False)
-    monkeypatch.setattr(parse, "parse_midi_file", refuse)
-    monkeypatch.setattr(parse, "midiFileToStream", refuse)
-    second = parse_folder(small_folder, ALL_FLAGS, cache_dir=cache, workers=1)
-
-    assert refuse.paths == []
-    assert second.pieces == first.pieces
-    assert second.skipped == first.skipped == []
-
-
-def test_a_changed_file_is_parsed_again(small_folder, tmp_path, monkeypatch):
-    cache = tmp_path / "cache"
-    parse_folder(small_folder, ALL_FLAGS, cache_dir=cache, workers=1)
-    midi_fixtures.write_two_hands(small_folder / "two_hands.mid", drums=False)  # same name, other bytes
-
-    record = ParseRecorder(allow=True)
-    monkeypatch.setattr(parse, "parse_midi_file", record)
-    corpus = parse_folder(small_folder, ALL_FLAGS, cache_dir=cache, workers=1)
-
-    assert record.paths == ["two_hands.mid"]
-    assert corpus.pieces[1].tokens == TWO_HANDS_ALL_FLAGS
-
-
-def test_a_changed_encoding_is_parsed_again(small_folder, tmp_path, monkeypatch):
-    cache = tmp_path / "cache"
-    parse_folder(small_folder, ALL_FLAGS, cache_dir=cache, workers=1)
-
-    record = ParseRecorder(allow=True)
-    monkeypatch.setattr(parse, "parse_midi_file", record)
-    corpus = parse_folder(small_folder, FAITHFUL, cache_dir=cache, workers=1)
-
-    assert sorted(record.paths) == ["held_across_barline.mid", "two_hands.mid"]
-    assert corpus.pieces[1].tokens == TWO_HANDS_FAITHFUL

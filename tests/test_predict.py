@@ -5,7 +5,7 @@ import pytest
 from music21 import chord, note
 
 from classical_composer.network import build_network
-from classical_composer.parse import Piece, parse_midi_file
+from classical_composer.corpus import Piece, parse_midi_file
 from classical_composer.predict import (
     choose_next, generate, probability_function, seed_windows, tokens_to_stream, write_midi,
 )

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from classical_composer.parse import Piece
+from classical_composer.corpus import Piece
 from classical_composer.prepare_sequences import (
     Vocabulary, WindowBatches, encode_window, make_windows, split_by_file,
 )

@@ -27,10 +27,10 @@ from music21 import stream
 import bad_midi
 import predict as predict_script
 import train as train_script
-from classical_composer import cli, parse, tokens
+from classical_composer import cli, tokens
 from classical_composer.bundle import POINTER_FILE, RESUME_FILE, load_bundle, read_pointer, save_bundle
 from classical_composer.network import build_network
-from classical_composer.parse import MAX_REASON_CHARACTERS, Piece, UnreadableMidi, parse_folder, parse_midi_file
+from classical_composer.corpus import MAX_REASON_CHARACTERS, Piece, UnreadableMidi, parse_folder, parse_midi_file
 from classical_composer.predict import write_midi
 from classical_composer.prepare_sequences import Vocabulary, make_windows
 from classical_composer.settings import Settings
@@ -101,7 +101,7 @@ def test_a_long_many_line_reason_is_printed_as_one_short_line(tmp_path, capsys, 
     def unreadable(path, encoding):
         raise UnreadableMidi("first line\n  second line\n" + "x" * 1000)
 
-    monkeypatch.setattr(parse, "parse_midi_file", unreadable)
+    monkeypatch.setattr("classical_composer.corpus.parse_midi_file", unreadable)
     folder = bad_midi.write_files(tmp_path / "midi", {"piece.mid": bad_midi.good_midi()})
     corpus = parse_folder(folder, FAITHFUL, cache_dir=tmp_path / "cache", workers=1)
     (warning,) = capsys.readouterr().err.splitlines()

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from classical_composer import tokens
-from classical_composer.parse import parse_midi_file
+from classical_composer.corpus import parse_midi_file
 from classical_composer.settings import Settings
 from classical_composer.tokens import Event
 

@@ -1,0 +1,298 @@
+"""Stage 1, around parse.py: a folder of MIDI files -> a Corpus of token lists.
+
+In:  a folder of MIDI files (.mid / .midi, any case) and the encoding settings.
+Out: a `Corpus`: one `Piece` (file name, list of token strings) per readable
+     file, and the files that were skipped with the reason why.
+
+parse.py turns one score into tokens. A real collection of files needs three
+things around it, and they are here:
+1. Each file is checked before and while music21 reads it, so that an empty,
+   cut-short or damaged file is skipped with a one-line reason instead of
+   being read as far as it goes or filling memory (`parse_midi_file`).
+2. Parsing is slow (music21 builds a full score), so the tokens are cached by
+   each file's content and the encoding settings.
+3. Files not in the cache are parsed by a pool of processes, one per CPU core.
+"""
+
+import contextlib
+import hashlib
+import json
+import math
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from music21 import midi
+from music21.midi.translate import midiFileToStream
+
+from classical_composer.parse import tokens_of
+
+MIDI_SUFFIXES = (".mid", ".midi")
+
+# Bump when the tokens made of a file change, so that old cache entries are ignored.
+# (2: files cut short are skipped instead of read as far as they go.
+#  3: a note held across a barline is one event, not one per bar.)
+CACHE_VERSION = 3
+
+# A skip reason is printed on one line; music21's messages can run to many
+# lines or dump raw bytes, so longer reasons are cut to this many characters.
+MAX_REASON_CHARACTERS = 160
+
+# The layout of a Standard MIDI File: a header chunk, then one chunk per
+# track, each chunk a four-letter type and a four-byte big-endian length.
+MIDI_HEADER = b"MThd"
+CHUNK_PREFIX_BYTES = 8  # the type and the length
+TRACK_COUNT_BYTES = slice(10, 12)  # in the header chunk, after its format field
+
+# A damaged delta time or a note that never ends can make a file last millions
+# of quarter notes, and music21 then fills every bar with tied notes and rests
+# until memory runs out. No piece is this long (about 80 minutes at 120 beats
+# a minute), so a longer file is skipped as damaged before music21 sees it.
+MAX_PIECE_QUARTERS = 10_000
+
+# Keras's progress bar redraws itself after every file. On a terminal each
+# drawing replaces the last; in a log file every one stays, hundreds of them,
+# so there a line is printed at each quarter of the files instead.
+PROGRESS_LINES_IN_A_LOG = 4
+
+
+@dataclass
+class Piece:
+    name: str  # the file name, for messages
+    tokens: list[str]  # one token per event, in time order
+
+
+@dataclass
+class Corpus:
+    pieces: list[Piece] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (file name, reason)
+
+    @property
+    def token_count(self) -> int:
+        return sum(len(piece.tokens) for piece in self.pieces)
+
+
+class UnreadableMidi(Exception):
+    """A file that gives no tokens; the message says why, in a few words."""
+
+
+# --- One file -> tokens, or the reason it gives none ------------------------
+
+
+def check_midi_layout(file_bytes: bytes) -> None:
+    """Raise UnreadableMidi for an empty file, a file that is not MIDI, or one cut short.
+
+    music21 reads a track that was cut off (an interrupted download, say) as
+    far as it goes without a word, losing its end. Such a file is skipped
+    here instead, with the reason, as is any file whose header is not MIDI's.
+    """
+    if not file_bytes:
+        raise UnreadableMidi("the file is empty")
+    if not file_bytes.startswith(MIDI_HEADER) or len(file_bytes) < TRACK_COUNT_BYTES.stop:
+        raise UnreadableMidi("it does not start with a MIDI header, so it is not a MIDI file")
+    promised_tracks = int.from_bytes(file_bytes[TRACK_COUNT_BYTES], "big")
+    position = 0
+    for chunk_number in range(1 + promised_tracks):  # the header chunk, then the tracks
+        if position + CHUNK_PREFIX_BYTES > len(file_bytes):
+            raise UnreadableMidi(f"it is cut short: its header promises {promised_tracks} tracks, "
+                                 f"but only {chunk_number - 1} are there")
+        length = int.from_bytes(file_bytes[position + 4 : position + CHUNK_PREFIX_BYTES], "big")
+        position += CHUNK_PREFIX_BYTES + length
+        if position > len(file_bytes):
+            chunk = f"track {chunk_number}" if chunk_number else "its header"
+            raise UnreadableMidi(f"it is cut short: {chunk} runs past the end of the file")
+
+
+def check_midi_length(midi_file: midi.MidiFile) -> None:
+    """Raise UnreadableMidi when a file's timing is damaged: no ticks per quarter, or absurdly long."""
+    if not midi_file.ticksPerQuarterNote:
+        raise UnreadableMidi("its header gives 0 ticks per quarter note, so its timing is damaged")
+    longest_track_ticks = max(
+        (sum(event.time for event in track.events if isinstance(event, midi.DeltaTime)) for track in midi_file.tracks),
+        default=0,
+    )
+    quarters = longest_track_ticks / midi_file.ticksPerQuarterNote
+    if quarters > MAX_PIECE_QUARTERS:
+        raise UnreadableMidi(f"it lasts {quarters:,.0f} quarter notes, far longer than any piece, "
+                             f"so its timing is damaged")
+
+
+def parse_midi_file(path: Path, encoding: dict) -> list[str]:
+    """One MIDI file -> its tokens. Raises UnreadableMidi when it gives none."""
+    file_bytes = Path(path).read_bytes()
+    check_midi_layout(file_bytes)
+    # The file is read as MIDI whatever its contents, so a text file named
+    # .mid is refused instead of being guessed to be some other format.
+    midi_file = midi.MidiFile()
+    try:
+        midi_file.readstr(file_bytes)
+    except Exception as error:  # music21 raises many types for malformed files
+        raise UnreadableMidi(f"not a readable MIDI file ({type(error).__name__}: {error})") from error
+    check_midi_length(midi_file)
+    try:
+        score = midiFileToStream(midi_file)
+    except Exception as error:
+        raise UnreadableMidi(f"music21 could not make a score of it ({type(error).__name__}: {error})") from error
+    try:
+        token_list = tokens_of(score, encoding)
+    except Exception as error:  # music21's analysis can fail on a strange score, e.g. finding no key
+        raise UnreadableMidi(f"music21 could not analyse it ({type(error).__name__}: {error})") from error
+    if not token_list:
+        raise UnreadableMidi("it has no pitched notes")
+    return token_list
+
+
+def one_line(reason: str) -> str:
+    """A skip reason as one short line: newlines and runs of spaces collapsed, the tail cut."""
+    reason = " ".join(reason.split())
+    if len(reason) > MAX_REASON_CHARACTERS:
+        reason = reason[: MAX_REASON_CHARACTERS - 3] + "..."
+    return reason
+
+
+# --- The cache: one small JSON file per file and encoding -------------------
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(os.environ.get("CLASSICAL_COMPOSER_CACHE") or Path(base) / "classical-composer")
+
+
+def cache_key(file_bytes: bytes, encoding: dict) -> str:
+    """Same bytes and same encoding settings -> same tokens, whatever the file is called."""
+    recipe = json.dumps({"version": CACHE_VERSION, "encoding": encoding}, sort_keys=True).encode()
+    return hashlib.sha256(recipe + file_bytes).hexdigest()
+
+
+def cached_outcome(cache_file: Path) -> tuple | None:
+    """(tokens, None) or (None, reason) from the cache; None when missing or damaged (parse again)."""
+    try:
+        entry = json.loads(cache_file.read_text())
+    except (OSError, ValueError):
+        return None
+    return tuple(entry) if isinstance(entry, list) and len(entry) == 2 else None
+
+
+def _store_in_cache(cache_dir: Path, entries: dict) -> None:
+    """Write cache entries atomically; a cache that cannot be written only costs time."""
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        for key, outcome in entries.items():
+            temporary = cache_dir / f"{key}.json.tmp{os.getpid()}"
+            temporary.write_text(json.dumps(list(outcome)))
+            os.replace(temporary, cache_dir / f"{key}.json")
+    except OSError as error:
+        print(f"warning: could not write the parse cache in {cache_dir} ({error})", file=sys.stderr)
+
+
+# --- A folder -> corpus, with the cache and a process pool ------------------
+
+
+def midi_files_in(midi_dir: Path) -> list[Path]:
+    """The MIDI files directly in a folder, sorted by name; other files are ignored."""
+    return sorted(
+        (path for path in Path(midi_dir).iterdir() if path.suffix.lower() in MIDI_SUFFIXES and path.is_file()),
+        key=lambda path: path.name,
+    )
+
+
+def _parse_for_pool(path: Path, encoding: dict) -> tuple[list[str] | None, str | None]:
+    """parse_midi_file for a worker process: returns (tokens, None) or (None, reason)."""
+    try:
+        return parse_midi_file(path, encoding), None
+    except UnreadableMidi as error:
+        return None, str(error)
+    except Exception as error:  # one strange file must never stop the whole run
+        return None, f"music21 could not read it ({type(error).__name__}: {error})"
+
+
+@contextlib.contextmanager
+def workers_start_deaf_to_ctrl_c():
+    """Processes started inside this block ignore Ctrl-C for life; this process still hears it.
+
+    Otherwise Ctrl-C reaches every worker too, each prints a traceback, and
+    the pool can be left broken so that the program hangs on its way out.
+    A process keeps the "ignore" it is started with, so the main process
+    ignores Ctrl-C only for the moment it takes to start them.
+    """
+    if threading.current_thread() is not threading.main_thread():  # only it may change signal handlers
+        yield
+        return
+    handler = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, handler)
+
+
+def progress_printer(files: int):
+    """A function to call with the number of files parsed so far: a bar on a terminal, a few lines elsewhere."""
+    if sys.stdout.isatty():
+        from keras.utils import Progbar  # imported here so pool workers never load TensorFlow
+
+        return Progbar(files, unit_name="file").update
+    started = time.monotonic()
+    milestones = {math.ceil(files * line / PROGRESS_LINES_IN_A_LOG) for line in range(1, PROGRESS_LINES_IN_A_LOG + 1)}
+
+    def print_milestone(done: int) -> None:
+        if done in milestones:
+            print(f"parsing: {done}/{files} files, {time.monotonic() - started:.0f} s", flush=True)
+
+    return print_milestone
+
+
+def parse_folder(midi_dir: Path, encoding: dict, cache_dir: Path | None = None, workers: int | None = None) -> Corpus:
+    """Every MIDI file in a folder -> a Corpus. Unreadable files are skipped with a warning."""
+    cache_dir = default_cache_dir() if cache_dir is None else Path(cache_dir)
+    paths = midi_files_in(midi_dir)
+    results: dict[Path, tuple] = {}
+    keys = {}
+    for path in paths:
+        try:
+            keys[path] = cache_key(path.read_bytes(), encoding)
+        except OSError as error:  # no permission, or removed since the folder was listed
+            results[path] = (None, f"it cannot be opened ({error.strerror or error})")
+            continue
+        cached = cached_outcome(cache_dir / f"{keys[path]}.json")
+        if cached is not None:
+            results[path] = cached
+
+    to_parse = [path for path in paths if path not in results]  # neither cached nor unopenable
+    if to_parse:
+        show_progress = progress_printer(len(to_parse))
+        workers = workers or os.cpu_count() or 1
+        if workers > 1 and len(to_parse) > 1:
+            # "spawn" starts clean workers: forking a process that has already
+            # started TensorFlow's threads can deadlock.
+            context = multiprocessing.get_context("spawn")
+            pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+            with workers_start_deaf_to_ctrl_c():  # the workers start inside map
+                outcomes = pool.map(_parse_for_pool, to_parse, [encoding] * len(to_parse))
+            try:
+                for done, (path, outcome) in enumerate(zip(to_parse, outcomes), start=1):
+                    results[path] = outcome
+                    show_progress(done)
+            finally:
+                pool.shutdown(cancel_futures=True)  # after Ctrl-C, files not yet begun are dropped
+        else:
+            for done, path in enumerate(to_parse, start=1):
+                results[path] = _parse_for_pool(path, encoding)
+                show_progress(done)
+        _store_in_cache(cache_dir, {keys[path]: results[path] for path in to_parse})
+
+    corpus = Corpus()
+    for path in paths:
+        token_list, reason = results[path]
+        if token_list is None:
+            reason = one_line(reason)
+            print(f"warning: skipped {path.name}: {reason}", file=sys.stderr)
+            corpus.skipped.append((path.name, reason))
+        else:
+            corpus.pieces.append(Piece(path.name, token_list))
+    return corpus
