@@ -118,7 +118,8 @@ def main() -> None:
             raise UserError(f"the bundle in {arguments.weights} cannot seed generation: {error}") from None
     probabilities_of = probability_function(bundle.model, bundle.settings, vocabulary_size)
     composed = generate(probabilities_of, starts, arguments.num_notes, vocabulary_size,
-                        arguments.top_k, arguments.temperature, random)  # (songs, num_notes)
+                        arguments.top_k, arguments.temperature, random,
+                        bundle.settings.reads_token_indices)  # (songs, num_notes)
 
     song_reports = []
     for path, start, song in zip(output_paths(arguments.output, arguments.num_songs), starts, composed):

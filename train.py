@@ -8,13 +8,18 @@ Every default reproduces the original; every improvement is a flag.
 """
 
 import argparse
+import dataclasses
 import shlex
 import sys
 
+from classical_composer import tokens
 from classical_composer.cli import HelpWithDefaults, UserError, quiet_tensorflow, run
-from classical_composer.settings import PRESETS, Settings
+from classical_composer.settings import OPTIMIZERS, PRESETS, Settings
 
 DEFAULTS = Settings()
+LENGTHS_IN_WORDS = ", ".join(f"{name} (< {bound:g} quarter)" if bound != float("inf") else f"or {name}"
+                             for name, bound, _ in tokens.LENGTH_BINS)
+VELOCITIES_IN_WORDS = ", ".join(str(level) for level in tokens.VELOCITY_LEVELS)
 
 
 def parse_arguments(argv=None) -> argparse.Namespace:
@@ -35,10 +40,9 @@ def parse_arguments(argv=None) -> argparse.Namespace:
     encoding.add_argument("--rests", action="store_true", help="add a 'rest' token for time in which nothing sounds")
     encoding.add_argument("--octave-chords", action="store_true",
                           help="spell chords with each pitch's octave (C2.G2.E-4) instead of pitch classes (0.4.7)")
-    encoding.add_argument("--durations", action="store_true",
-                          help="add each event's length: short (< 0.75 quarter), medium (< 1.5) or long")
+    encoding.add_argument("--durations", action="store_true", help=f"add each event's length: {LENGTHS_IN_WORDS}")
     encoding.add_argument("--velocities", action="store_true",
-                          help="add each event's loudness as one of the velocities 31, 59, 81, 102")
+                          help=f"add each event's loudness as one of the velocities {VELOCITIES_IN_WORDS}")
     encoding.add_argument("--transpose", action="store_true",
                           help="transpose every piece to C major or A minor before encoding (fewer classes)")
     encoding.add_argument("--sequence-length", metavar="N", type=int, default=DEFAULTS.sequence_length,
@@ -48,6 +52,12 @@ def parse_arguments(argv=None) -> argparse.Namespace:
     network.add_argument("--preset", choices=sorted(PRESETS), default=DEFAULTS.preset,
                          help="network size: original = 3 x LSTM(512) as published; small = trains on a 2-core CPU "
                          "in well under an hour; tiny = seconds, for tests")
+    network.add_argument("--embedding", metavar="N", type=int, default=DEFAULTS.embedding,
+                         help="read each token as a learned vector of N numbers instead of the original's one "
+                         "scalar (index / vocabulary size); 0 = the original (see README, 'What makes it learn')")
+    network.add_argument("--token-parts", action="store_true",
+                         help="build each token's vector and output score also from its parts (pitches, pitch "
+                         "classes, rest, length, velocity), so rare tokens share what common ones teach; needs --embedding")
     network.add_argument("--mixed-precision", action="store_true",
                          help="compute in bfloat16 (weights, softmax and the LSTM cell state stay float32); learns the "
                          "same, and trains about 1.2 to 1.5 times faster on CPUs with bfloat16 instructions "
@@ -58,6 +68,10 @@ def parse_arguments(argv=None) -> argparse.Namespace:
     training.add_argument("--batch-size", metavar="N", type=int, default=DEFAULTS.batch_size, help="windows per gradient step")
     training.add_argument("--patience", metavar="N", type=int, default=DEFAULTS.patience,
                           help="stop when the validation loss has not improved for this many epochs (0 = never)")
+    training.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default=DEFAULTS.optimizer,
+                          help="how the weights follow the gradient; the original used RMSprop")
+    training.add_argument("--learning-rate", metavar="RATE", type=float, default=DEFAULTS.learning_rate,
+                          help="the optimizer's step size")
     training.add_argument("--seed", metavar="N", type=int, default=DEFAULTS.seed, help="seeds the file split, shuffling and initial weights")
     training.add_argument("--resume", action="store_true",
                           help="continue the interrupted run in --out from its last finished epoch (same data and flags)")
@@ -65,24 +79,11 @@ def parse_arguments(argv=None) -> argparse.Namespace:
 
 
 def settings_from(arguments: argparse.Namespace) -> Settings:
-    """Check the numbers a user can get wrong, and gather them into Settings."""
-    checks = [
-        (arguments.sequence_length >= 1, "--sequence-length must be at least 1"),
-        (arguments.epochs >= 1, "--epochs must be at least 1"),
-        (arguments.batch_size >= 1, "--batch-size must be at least 1"),
-        (0 <= arguments.validation_split < 1, "--validation-split must be at least 0 and below 1"),
-        (arguments.patience >= 0, "--patience must be 0 (never stop early) or more"),
-    ]
-    for holds, message in checks:
-        if not holds:
-            raise UserError(message)
-    return Settings(
-        rests=arguments.rests, octave_chords=arguments.octave_chords, durations=arguments.durations,
-        velocities=arguments.velocities, transpose=arguments.transpose, sequence_length=arguments.sequence_length,
-        preset=arguments.preset, mixed_precision=arguments.mixed_precision, epochs=arguments.epochs,
-        batch_size=arguments.batch_size, validation_split=arguments.validation_split,
-        patience=arguments.patience, seed=arguments.seed,
-    )
+    """Gather the flags into Settings, which check themselves; a bad number is one UserError sentence."""
+    try:
+        return Settings(**{field.name: getattr(arguments, field.name) for field in dataclasses.fields(Settings)})
+    except ValueError as error:
+        raise UserError(str(error)) from None
 
 
 def main() -> None:

@@ -1,7 +1,7 @@
 """The bundle: everything predict.py needs, in one folder, never half-written.
 
-In:  a trained model, its settings, its vocabulary and the training token
-     indices (save); or a folder (load).
+In:  a trained model, its settings, its vocabulary and the token indices of
+     the training and the held-out pieces (save); or a folder (load).
 Out: the folder (save); or a `Bundle` checked to fit together (load).
 
 A bundle folder holds:
@@ -9,6 +9,7 @@ A bundle folder holds:
     bundle.json                  format, settings, vocabulary, file names, training summary
     model-<id>.keras             the best model so far (architecture + weights)
     training_tokens-<hash>.npz   the training pieces as token indices, to seed generation
+    validation_tokens-<hash>.npz the held-out pieces as token indices, to evaluate the model
 
 The original saved only weights and rebuilt the vocabulary at predict time by
 re-parsing the data, so a different data set gave shape errors deep inside
@@ -53,7 +54,8 @@ class Bundle:
     vocabulary: Vocabulary
     model: keras.Model
     training_pieces: list  # one int32 array of token indices per training piece
-    training: dict  # what training recorded: command, epochs, losses
+    validation_pieces: list | None  # the same for the held-out pieces; None in bundles older than it
+    training: dict  # what training recorded: command, epochs, losses, held-out file names
 
 
 # --- Writing -----------------------------------------------------------------
@@ -76,16 +78,16 @@ def save_model_file(folder: Path, model: keras.Model, prefix: str = "model") -> 
     return name
 
 
-def save_training_tokens(folder: Path, training_pieces: list) -> str:
-    """Save the training pieces once, named by their content; return the file name."""
+def save_token_file(folder: Path, pieces: list, prefix: str) -> str:
+    """Save pieces of token indices once, named by their content; return the file name."""
     buffer = io.BytesIO()
     np.savez_compressed(
         buffer,
-        token_indices=np.concatenate(training_pieces).astype(np.int32),
-        piece_lengths=np.array([len(piece) for piece in training_pieces], dtype=np.int64),
+        token_indices=np.concatenate(pieces).astype(np.int32) if pieces else np.zeros(0, np.int32),
+        piece_lengths=np.array([len(piece) for piece in pieces], dtype=np.int64),
     )
     content = buffer.getvalue()
-    name = f"training_tokens-{hashlib.sha256(content).hexdigest()[:12]}.npz"
+    name = f"{prefix}-{hashlib.sha256(content).hexdigest()[:12]}.npz"
     if not (folder / name).exists():
         temporary = folder / f".{name}.tmp{os.getpid()}"
         temporary.write_bytes(content)
@@ -94,7 +96,7 @@ def save_training_tokens(folder: Path, training_pieces: list) -> str:
 
 
 def save_bundle(folder: Path, settings: Settings, vocabulary: Vocabulary, model: keras.Model,
-                training_pieces: list, training: dict) -> None:
+                training_pieces: list, training: dict, validation_pieces: list | None = None) -> None:
     """Write a complete new bundle into `folder`, then switch bundle.json to it."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -104,9 +106,11 @@ def save_bundle(folder: Path, settings: Settings, vocabulary: Vocabulary, model:
         "settings": settings.as_dict(),
         "vocabulary": vocabulary.tokens,
         "model_file": save_model_file(folder, model),
-        "training_tokens_file": save_training_tokens(folder, training_pieces),
+        "training_tokens_file": save_token_file(folder, training_pieces, "training_tokens"),
         "training": training,
     }
+    if validation_pieces is not None:
+        pointer["validation_tokens_file"] = save_token_file(folder, validation_pieces, "validation_tokens")
     write_json_atomically(folder / POINTER_FILE, pointer)
     remove_unreferenced_files(folder)
 
@@ -159,18 +163,29 @@ def read_pointer(folder: Path, name: str = POINTER_FILE) -> dict:
 
 
 def settings_of(pointer: dict, folder: Path) -> Settings:
+    preset = pointer["settings"].get("preset") if isinstance(pointer["settings"], dict) else None
+    if preset is not None and preset not in PRESETS:
+        raise UserError(f"the bundle in {folder} uses preset '{preset}', which this version does not know")
     try:
-        settings = Settings.from_dict(pointer["settings"])
+        return Settings.from_dict(pointer["settings"])
     except (TypeError, ValueError) as error:
         raise UserError(f"the settings in {folder} are not ones this version knows ({error})") from None
-    if settings.preset not in PRESETS:
-        raise UserError(f"the bundle in {folder} uses preset '{settings.preset}', which this version does not know")
-    return settings
 
 
-def load_training_pieces(path: Path) -> list:
-    with np.load(path) as stored:
-        return np.split(stored["token_indices"], np.cumsum(stored["piece_lengths"])[:-1])
+def load_token_file(path: Path, vocabulary_size: int, what: str) -> list:
+    """Pieces of token indices saved by save_token_file, checked to fit the vocabulary.
+
+    what: the pieces' name in messages, "training tokens" or "held-out tokens".
+    """
+    folder = path.parent
+    try:
+        with np.load(path) as stored:
+            pieces = np.split(stored["token_indices"], np.cumsum(stored["piece_lengths"])[:-1])
+    except (OSError, ValueError, KeyError) as error:
+        raise UserError(f"the {what} in {folder} cannot be read ({error}); train the bundle again") from None
+    if any(piece.size and (piece.min() < 0 or piece.max() >= vocabulary_size) for piece in pieces):
+        raise UserError(f"the {what} in {folder} do not fit its vocabulary; train the bundle again")
+    return pieces
 
 
 def load_model_checked(path: Path, settings: Settings, vocabulary_size: int, compile: bool) -> keras.Model:
@@ -202,10 +217,9 @@ def load_bundle(folder: Path) -> Bundle:
     if vocabulary.tokens != pointer["vocabulary"]:
         raise UserError(f"the vocabulary in {folder / POINTER_FILE} is not a sorted list of distinct tokens")
     model = load_model_checked(folder / pointer["model_file"], settings, len(vocabulary), compile=False)
-    try:
-        training_pieces = load_training_pieces(folder / pointer["training_tokens_file"])
-    except (OSError, ValueError, KeyError) as error:
-        raise UserError(f"the training tokens in {folder} cannot be read ({error}); train the bundle again") from None
-    if any(piece.size and (piece.min() < 0 or piece.max() >= len(vocabulary)) for piece in training_pieces):
-        raise UserError(f"the training tokens in {folder} do not fit its vocabulary; train the bundle again")
-    return Bundle(settings, vocabulary, model, training_pieces, pointer.get("training", {}))
+    training_pieces = load_token_file(folder / pointer["training_tokens_file"], len(vocabulary), "training tokens")
+    validation_pieces = None
+    if "validation_tokens_file" in pointer:
+        validation_pieces = load_token_file(folder / str(pointer["validation_tokens_file"]), len(vocabulary),
+                                            "held-out tokens")
+    return Bundle(settings, vocabulary, model, training_pieces, validation_pieces, pointer.get("training", {}))

@@ -1,13 +1,14 @@
 """Stage 3 of 4: settings -> a Keras model.
 
-In:  the settings (preset, sequence length, mixed precision) and the vocabulary size.
-Out: a compiled `keras.Model` mapping (batch, sequence_length, 1) inputs to
-     (batch, vocabulary_size) next-token probabilities; and an inference copy
-     of a trained model for fast generation.
+In:  the settings (preset, input, sequence length, optimizer, mixed precision),
+     the vocabulary size, and with --token-parts the token-to-parts matrix.
+Out: a compiled `keras.Model` mapping a window of tokens to the next token's
+     probabilities, (batch, vocabulary_size); and an inference copy of a
+     trained model for fast generation.
 
 The shape is the original's, whatever the preset:
 
-    LSTM -> LSTM -> ... -> LSTM            (all but the last return sequences)
+    input -> LSTM -> LSTM -> ... -> LSTM   (all but the last return sequences)
     -> BatchNorm -> Dropout -> Dense -> ReLU -> BatchNorm -> Dropout
     -> Dense(vocabulary) -> softmax
 
@@ -15,139 +16,130 @@ trained with RMSprop on cross-entropy. The targets are class numbers, so the
 loss is the sparse form of the original's categorical cross-entropy: the same
 number, without a one-hot row per window.
 
-Each LSTM is a `WindowLSTM`: Keras' LSTM, with the same weights and the same
-function, computed in an order that suits a CPU (see the class).
+The input is one of three (see prepare_sequences.encode_window):
+
+    the original     one number per step, index / vocabulary size: (batch, time, 1)
+    --embedding N    a learned vector of N numbers per token:       (batch, time) indices
+    --token-parts    the same, plus the sum of the vectors of the token's parts
+
+Every layer is a stock Keras layer, so a saved model loads in any Keras 3
+without this project's code.
 """
 
 import keras
-from keras import layers, ops
-# The loop over time steps that keras.layers.LSTM itself runs on. It is not in
-# Keras' public API (keras.ops.scan is, but runs this layer's training about a
-# tenth slower), so requirements.txt pins the Keras version it comes from.
-from keras.src.backend import rnn as time_loop
+import numpy as np
+from keras import layers
 
-from classical_composer.settings import Settings
+from classical_composer.settings import OPTIMIZERS, Settings
 
-# --- The LSTM layer -------------------------------------------------------------
+# --- Input: what the network reads at each step ------------------------------------
 
 
-@keras.saving.register_keras_serializable(package="classical_composer")
-class WindowLSTM(layers.LSTM):
-    """keras.layers.LSTM, with the input half of every gate computed before the time loop.
+def token_input(settings: Settings, vocabulary_size: int, part_count: int, dtype_policy: str):
+    """The network's input layer and the vectors it hands to the first LSTM."""
+    if not settings.reads_token_indices:
+        # The original: the token's index divided by the vocabulary size.
+        inputs = keras.Input(shape=(settings.sequence_length, 1), name="scaled_token_indices")  # (batch, time, 1)
+        return inputs, inputs
 
-    Each of an LSTM's four gates adds two matrix products: this step's input
-    times `kernel`, and the previous step's output times `recurrent_kernel`.
-    The first does not depend on earlier steps, so here it is computed for
-    the whole window in one large product, which a CPU runs far faster than
-    a hundred small ones; the time loop is left with the recurrent half.
-    Keras' own LSTM computes both halves at every step.
+    inputs = keras.Input(shape=(settings.sequence_length,), dtype="int32", name="token_indices")  # (batch, time)
+    vectors = layers.Embedding(vocabulary_size, settings.embedding, dtype=dtype_policy,
+                               name="token_embedding")(inputs)  # (batch, time, embedding)
+    if settings.token_parts:
+        # Each token's parts, looked up in the fixed matrix (see token_parts.py)...
+        parts = layers.Embedding(vocabulary_size, part_count, trainable=False, dtype=dtype_policy,
+                                 name="token_parts")(inputs)  # (batch, time, parts)
+        # ...and the sum of one learned vector per part, weighted by the matrix.
+        part_vectors = layers.Dense(settings.embedding, use_bias=False, dtype=dtype_policy,
+                                    name="part_embedding")(parts)  # (batch, time, embedding)
+        vectors = layers.Add(dtype=dtype_policy, name="token_and_parts")([vectors, part_vectors])
+    return inputs, vectors
 
-    Same weights (kernel, recurrent_kernel, bias), same gates, and the same
-    recurrent dropout: one mask per gate, drawn by Keras once per batch and
-    kept for every step of the window. A model saved with keras.layers.LSTM
-    loads its weights into this layer unchanged. On the faithful network this
-    trains about 1.3x and generates about 2x faster; on the small preset, whose
-    products are small anyway, it is as fast as Keras' LSTM.
 
-    Mixed precision: the weights are cast to bfloat16 once per batch (Keras'
-    LSTM casts them at every step, which costs more than bfloat16 saves),
-    the matrix products run in bfloat16, and the gates and the cell state
-    stay in float32, as the summing of a hundred steps wants.
+# --- Output: a score for every token ------------------------------------------------
+
+
+def token_scores(x, settings: Settings, vocabulary_size: int, part_count: int, dtype_policy: str):
+    """(batch, dense_units) -> (batch, vocabulary) scores, before the softmax.
+
+    With --token-parts a token's score is its own score plus the sum of its
+    parts' scores: the network scores each part once ("is a long event likely
+    now? is C3 likely?"), and the fixed matrix adds them up for every token.
+    A token never seen in training still gets the scores of its parts.
     """
-
-    def inner_loop(self, sequences, initial_state, mask, training=False):
-        # The network never masks, reverses, drops inputs or carries state between batches.
-        assert mask is None and not self.go_backwards and not self.stateful and not self.cell.dropout
-        cell = self.cell
-        # Reading a variable inside the layer casts it to the compute dtype: here once per batch.
-        # The products run in that dtype, the gates and the state in float32; in a float32
-        # network every ops.cast below is to the dtype the tensor already has, and adds nothing.
-        kernel, recurrent_kernel, bias = (ops.convert_to_tensor(weight)
-                                          for weight in (cell.kernel, cell.recurrent_kernel, cell.bias))
-
-        # The input half of every gate, for every step at once.
-        gate_inputs = ops.cast(ops.matmul(sequences, kernel) + bias, "float32")  # (batch, time, 4 x units)
-
-        # Recurrent dropout (training only): Keras' four masks, one per gate,
-        # drawn once per batch and kept for every step of the window.
-        masks = None
-        if training and cell.recurrent_dropout:
-            masks = cell.get_recurrent_dropout_mask(initial_state[0])  # 4 x (batch, units)
-            recurrent_kernel_per_gate = ops.split(recurrent_kernel, 4, axis=1)  # 4 x (units, units)
-
-        def step(gate_input, state):
-            output, carry = state  # (batch, units) each, float32
-            previous = ops.cast(output, self.compute_dtype)
-            if masks is None:  # the four gates share one product
-                recurrent = ops.split(ops.cast(ops.matmul(previous, recurrent_kernel), "float32"), 4, axis=-1)
-            else:  # each gate sees its own dropout
-                recurrent = [ops.cast(ops.matmul(previous * gate_mask, gate_kernel), "float32")
-                             for gate_mask, gate_kernel in zip(masks, recurrent_kernel_per_gate)]
-            input_gate, forget_gate, candidate, output_gate = (
-                gate + product for gate, product in zip(ops.split(gate_input, 4, axis=-1), recurrent))
-            carry = (cell.recurrent_activation(forget_gate) * carry
-                     + cell.recurrent_activation(input_gate) * cell.activation(candidate))
-            output = cell.recurrent_activation(output_gate) * cell.activation(carry)
-            return output, [output, carry]
-
-        last_output, outputs, (_, last_carry) = time_loop(
-            step, gate_inputs, [ops.cast(state, "float32") for state in initial_state],
-            input_length=sequences.shape[1], return_all_outputs=self.return_sequences)
-        # outputs: (batch, time, units) with return_sequences, else the last output alone.
-        last_output, outputs, last_carry = (ops.cast(tensor, self.compute_dtype)
-                                            for tensor in (last_output, outputs, last_carry))
-        return last_output, outputs, [last_output, last_carry]
+    scores = layers.Dense(vocabulary_size, dtype=dtype_policy, name="token_logits")(x)
+    if settings.token_parts:
+        part_scores = layers.Dense(part_count, use_bias=False, dtype=dtype_policy, name="part_scores")(x)
+        summed = layers.Dense(vocabulary_size, use_bias=False, trainable=False, dtype=dtype_policy,
+                              name="parts_to_tokens")(part_scores)  # (batch, vocabulary)
+        scores = layers.Add(dtype=dtype_policy, name="token_and_part_logits")([scores, summed])
+    return scores
 
 
-# --- The network ------------------------------------------------------------------
+# --- The network ---------------------------------------------------------------------
 
 
-def build_network(settings: Settings, vocabulary_size: int, for_inference: bool = False) -> keras.Model:
-    """The original network, sized by the preset.
+def build_network(settings: Settings, vocabulary_size: int, part_matrix: np.ndarray | None = None) -> keras.Model:
+    """The original network, sized by the preset, reading its input as the settings say.
 
-    `for_inference=True` leaves out recurrent dropout. Dropout does nothing
-    when not training, so this copy computes the same function as the trained
-    model once it holds the same weights, and Keras can run it as one fused,
-    compiled graph.
+    part_matrix: (vocabulary, parts) from token_parts.py; needed with --token-parts only.
     """
+    if settings.token_parts and part_matrix is None:
+        raise ValueError("a network with token parts needs the token-to-parts matrix")
     size = settings.network_size
+    part_count = part_matrix.shape[1] if settings.token_parts else 0
     # Mixed precision: compute in bfloat16, keep weights (and, below, the
     # softmax) in float32 so that small probabilities do not round to zero.
     dtype_policy = "mixed_bfloat16" if settings.mixed_precision else "float32"
 
-    inputs = keras.Input(shape=(settings.sequence_length, 1), name="scaled_token_indices")  # (batch, time, 1)
-    x = inputs
+    inputs, x = token_input(settings, vocabulary_size, part_count, dtype_policy)
     for layer_number in range(size.lstm_layers):
         is_last = layer_number == size.lstm_layers - 1
-        x = WindowLSTM(
+        x = layers.LSTM(
             size.lstm_units,
             return_sequences=not is_last,
             # The original put recurrent dropout on all LSTMs but the last.
-            recurrent_dropout=0.0 if (is_last or for_inference) else size.recurrent_dropout,
+            recurrent_dropout=0.0 if is_last else size.recurrent_dropout,
             dtype=dtype_policy,
             name=f"lstm_{layer_number + 1}",
         )(x)
     # x: (batch, lstm_units), the summary of the whole window
     x = layers.BatchNormalization(dtype=dtype_policy)(x)
-    x = layers.Dropout(size.dropout)(x)
+    x = layers.Dropout(size.dropout, dtype=dtype_policy)(x)
     x = layers.Dense(size.dense_units, dtype=dtype_policy)(x)
     x = layers.Activation("relu", dtype=dtype_policy)(x)
     x = layers.BatchNormalization(dtype=dtype_policy)(x)
-    x = layers.Dropout(size.dropout)(x)
-    x = layers.Dense(vocabulary_size, dtype=dtype_policy, name="token_logits")(x)
+    x = layers.Dropout(size.dropout, dtype=dtype_policy)(x)
+    x = token_scores(x, settings, vocabulary_size, part_count, dtype_policy)
     outputs = layers.Activation("softmax", dtype="float32", name="next_token_probabilities")(x)  # (batch, vocabulary)
 
     model = keras.Model(inputs, outputs, name=f"composer_{settings.preset}")
+    if settings.token_parts:
+        # The fixed matrix, in both directions: token -> parts, and parts -> token scores.
+        model.get_layer("token_parts").set_weights([part_matrix])
+        model.get_layer("parts_to_tokens").set_weights([part_matrix.T])
+    optimizer_class = getattr(keras.optimizers, OPTIMIZERS[settings.optimizer])
     model.compile(
-        optimizer=keras.optimizers.RMSprop(),
+        optimizer=optimizer_class(learning_rate=settings.learning_rate),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
     return model
 
 
-def inference_copy(model: keras.Model, settings: Settings, vocabulary_size: int) -> keras.Model:
-    """The same network without recurrent dropout, holding the trained model's weights."""
-    copy = build_network(settings, vocabulary_size, for_inference=True)
+def inference_copy(model: keras.Model) -> keras.Model:
+    """The same network without recurrent dropout, holding the trained model's weights.
+
+    Dropout does nothing when not training, so this copy computes the same
+    function as the trained model, and Keras can run it as one fused graph.
+    """
+
+    def without_recurrent_dropout(layer):
+        config = layer.get_config()
+        if isinstance(layer, layers.LSTM):
+            config["recurrent_dropout"] = 0.0
+        return layer.__class__.from_config(config)
+
+    copy = keras.models.clone_model(model, clone_function=without_recurrent_dropout)
     copy.set_weights(model.get_weights())
     return copy

@@ -1,9 +1,12 @@
-"""A piano-roll picture of a MIDI file, to see a piece before opening a sequencer.
+"""Pictures: a MIDI file as a piano roll, and a training run as loss curves.
 
-In:  a MIDI file (any, not only one this project wrote).
-Out: a PNG of FIGURE_SIZE_INCHES x PICTURE_DPI pixels: time in quarter notes
-     across, pitch up, one bar per note, its shade the note's velocity (darker
-     is louder). Silence is left blank, so rests show as gaps.
+In:  a MIDI file (any, not only one this project wrote); or the losses per
+     epoch of a training run and the count models' held-out figures.
+Out: a piano-roll PNG of FIGURE_SIZE_INCHES x PICTURE_DPI pixels: time in
+     quarter notes across, pitch up, one bar per note, its shade the note's
+     velocity (darker is louder); silence is left blank, so rests show as gaps.
+     Or training.png: training and validation loss per epoch, with the count
+     models drawn as horizontal lines (see evaluate.py).
 
     python -m classical_composer.plot output.mid                   # writes output.png
     python -m classical_composer.plot song.mid --output roll.png
@@ -23,6 +26,7 @@ import matplotlib.pyplot as plt  # noqa: E402  (must follow the backend choice)
 from matplotlib.collections import PatchCollection  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 
+from classical_composer.atomic import replaced_atomically  # noqa: E402
 from classical_composer.cli import UserError, run  # noqa: E402
 
 FIGURE_SIZE_INCHES = (12, 4)  # wide, since pieces are long and the pitch range is narrow
@@ -87,6 +91,30 @@ def plot_midi(midi_path: Path, png_path: Path | None = None) -> Path:
     png_path = midi_path.with_suffix(".png") if png_path is None else Path(png_path)
     plot_piano_roll(read_notes(midi_path), png_path, title=midi_path.name)
     return png_path
+
+
+COUNT_MODEL_LINES = {"unigram": ":", "bigram": "-.", "trigram": "--"}  # name -> line style
+
+
+def plot_training(history: dict, count_figures: dict, png_path: Path) -> None:
+    """Training and validation loss per epoch, beside the count models' held-out nats per token."""
+    figure, axes = plt.subplots(figsize=(8, 4.5), dpi=PICTURE_DPI, layout="constrained")
+    for key, label in (("loss", "training loss"), ("val_loss", "validation loss")):
+        if history.get(key):
+            epochs = range(1, len(history[key]) + 1)
+            axes.plot(epochs, history[key], marker="." if len(history[key]) < 30 else None, label=label)
+    for name, style in COUNT_MODEL_LINES.items():
+        if name in count_figures:
+            nats = count_figures[name]["nats"]
+            axes.axhline(nats, color="grey", linestyle=style, label=f"{name} (counting): {nats:.2f}")
+    axes.set_xlabel("epoch")
+    axes.set_ylabel("nats per token (held-out for the lines)")
+    axes.set_title("Has it learned more than counting? Below the trigram line, yes.")
+    axes.grid(alpha=0.3)
+    axes.legend()
+    with replaced_atomically(png_path) as temporary:
+        figure.savefig(temporary, dpi=PICTURE_DPI, format="png")
+    plt.close(figure)
 
 
 def main(argv=None) -> None:

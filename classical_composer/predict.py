@@ -63,24 +63,17 @@ def seed_windows(training_pieces: list, sequence_length: int, count: int, random
 
 
 def probability_function(model: keras.Model, settings: Settings, vocabulary_size: int):
-    """A fast (batch, time, 1) -> (batch, vocabulary) function for the generation loop.
+    """A fast network input -> (batch, vocabulary) function for the generation loop.
 
     The original called model.predict once per note, which builds a data
     pipeline every call and runs the training graph with its recurrent
     dropout switched off step by step. Here an inference copy without
-    recurrent dropout is compiled once with XLA and then called directly.
-
-    Why XLA: one window is a chain of a few hundred small matrix products,
-    and XLA runs the whole chain as one compiled loop instead of paying
-    TensorFlow's overhead for every operation (on a 2-core CPU about 2.5x
-    less CPU time than the plain graph for one song, and still less for a
-    batch of 8). A batch of 8 windows costs about 2.5 times the CPU time of
-    one, which XLA spreads over the cores: cheap when they are free, nearer
-    2.5 times as long on a machine busy with other work.
+    recurrent dropout is compiled once with XLA, which runs the window's
+    chain of small matrix products as one compiled loop (see docs/benchmark.md).
     """
     import tensorflow as tf  # the compiled path is TensorFlow's; Keras runs on it here
 
-    inference = inference_copy(model, settings, vocabulary_size)
+    inference = inference_copy(model)
 
     @tf.function(jit_compile=True, reduce_retracing=True)
     def next_token_probabilities(network_input):
@@ -90,10 +83,11 @@ def probability_function(model: keras.Model, settings: Settings, vocabulary_size
 
 
 def generate(probabilities_of, start_windows: np.ndarray, num_notes: int, vocabulary_size: int,
-             top_k: int = 1, temperature: float = 1.0, random: np.random.Generator | None = None) -> np.ndarray:
+             top_k: int = 1, temperature: float = 1.0, random: np.random.Generator | None = None,
+             reads_token_indices: bool = False) -> np.ndarray:
     """Compose `num_notes` tokens after each start window, all songs in one batch.
 
-    probabilities_of: (batch, time, 1) float32 -> (batch, vocabulary) probabilities.
+    probabilities_of: network input (see encode_window) -> (batch, vocabulary) probabilities.
     start_windows:    (songs, time) token indices.
     Returns           (songs, num_notes) token indices.
     """
@@ -101,10 +95,11 @@ def generate(probabilities_of, start_windows: np.ndarray, num_notes: int, vocabu
     windows = np.array(start_windows, dtype=np.int32)  # (songs, time), slides one token per step
     composed = np.zeros((len(windows), num_notes), dtype=np.int32)
     for step in range(num_notes):
-        probabilities = probabilities_of(encode_window(windows, vocabulary_size))  # (songs, vocabulary)
+        network_input = encode_window(windows, vocabulary_size, reads_token_indices)
+        probabilities = probabilities_of(network_input)  # (songs, vocabulary)
         for song, song_probabilities in enumerate(probabilities):
             composed[song, step] = choose_next(song_probabilities, top_k, temperature, random)
-        # Append the chosen *index*; encode_window scales the whole window afresh next step.
+        # Append the chosen *index*; encode_window makes the whole window's input afresh next step.
         windows = np.concatenate([windows[:, 1:], composed[:, step : step + 1]], axis=1)
     return composed
 

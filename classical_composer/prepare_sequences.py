@@ -5,9 +5,10 @@ Out: a `Vocabulary` (sorted tokens <-> integer classes), `Windows` of
      `sequence_length` token indices each with the index that follows as its
      target, and `WindowBatches` that feed them to Keras.
 
-The network's input at every step is ONE number, the token's index divided by
-the vocabulary size, exactly as in the original. `encode_window` is the only
-function that makes that input: training and generation both call it, so the
+The original network's input at every step is ONE number, the token's index
+divided by the vocabulary size; with --embedding it is the index itself, which
+the network looks up in a learned table. `encode_window` is the only function
+that makes the network's input: training and generation both call it, so the
 network can never see one thing while learning and another while composing.
 """
 
@@ -97,15 +98,19 @@ def make_windows(pieces: list, vocabulary: Vocabulary, sequence_length: int) -> 
     The original joined all pieces into one list first, so some windows taught
     the network a transition from one piece's last notes to another's first.
     """
+    return windows_of_indices([vocabulary.encode(piece.tokens) for piece in pieces], sequence_length)
+
+
+def windows_of_indices(index_pieces: list, sequence_length: int) -> Windows:
+    """make_windows for pieces that are token indices already (as a bundle stores them)."""
     streams, starts, short_pieces, position = [], [], 0, 0
-    for piece in pieces:
-        indices = vocabulary.encode(piece.tokens)
+    for indices in index_pieces:
         window_count = len(indices) - sequence_length  # the last token is a target, never an input start
         if window_count <= 0:
             short_pieces += 1
         else:
             starts.append(position + np.arange(window_count, dtype=np.int64))
-        streams.append(indices)
+        streams.append(np.asarray(indices, dtype=np.int32))
         position += len(indices)
     return Windows(
         token_indices=np.concatenate(streams) if streams else np.zeros(0, np.int32),
@@ -118,12 +123,16 @@ def make_windows(pieces: list, vocabulary: Vocabulary, sequence_length: int) -> 
 # --- Network input ------------------------------------------------------------
 
 
-def encode_window(index_windows: np.ndarray, vocabulary_size: int) -> np.ndarray:
-    """Token indices -> network input: (batch, time) ints -> (batch, time, 1) float32.
+def encode_window(index_windows: np.ndarray, vocabulary_size: int, reads_token_indices: bool = False) -> np.ndarray:
+    """Token indices -> network input.
 
-    The one place the original's normalisation (index / vocabulary size) lives.
+    The original: (batch, time) ints -> (batch, time, 1) float32, index / vocabulary size.
+    With --embedding (reads_token_indices): (batch, time) int32, the indices as they are.
+    The one place the original's normalisation lives.
     """
     index_windows = np.asarray(index_windows)
+    if reads_token_indices:
+        return index_windows.astype(np.int32)
     return (index_windows.astype(np.float32) / np.float32(vocabulary_size))[..., np.newaxis]
 
 
@@ -134,10 +143,12 @@ class WindowBatches(keras.utils.PyDataset):
     costs vocabulary-size floats per window for the same information.
     """
 
-    def __init__(self, windows: Windows, vocabulary_size: int, batch_size: int, shuffle: bool, seed: int = 0):
+    def __init__(self, windows: Windows, vocabulary_size: int, batch_size: int, shuffle: bool, seed: int = 0,
+                 reads_token_indices: bool = False):
         super().__init__()
         self.windows = windows
         self.vocabulary_size = vocabulary_size
+        self.reads_token_indices = reads_token_indices
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.random = np.random.default_rng(seed)
@@ -150,7 +161,8 @@ class WindowBatches(keras.utils.PyDataset):
     def __getitem__(self, batch_number: int):
         window_numbers = self.order[batch_number * self.batch_size : (batch_number + 1) * self.batch_size]
         index_windows, targets = self.windows.rows(window_numbers)
-        return encode_window(index_windows, self.vocabulary_size), targets.astype(np.int32)
+        network_input = encode_window(index_windows, self.vocabulary_size, self.reads_token_indices)
+        return network_input, targets.astype(np.int32)
 
     def on_epoch_end(self) -> None:
         if self.shuffle:

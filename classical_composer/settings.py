@@ -1,7 +1,7 @@
 """Every setting that shapes the data, the network and its training, in one place.
 
-In:  command-line flags (train.py builds a Settings from them) or a bundle's
-     settings.json (predict.py reads one back).
+In:  command-line flags (train.py builds a Settings from them) or the
+     "settings" of a bundle's bundle.json (predict.py reads them back).
 Out: a frozen `Settings` whose fields the other modules read, and the named
      network `PRESETS`.
 
@@ -37,6 +37,10 @@ PRESETS = {
 }
 
 
+# The optimizers train.py offers, by name: Keras' own classes.
+OPTIMIZERS = {"rmsprop": "RMSprop", "adam": "Adam"}
+
+
 @dataclass(frozen=True)
 class Settings:
     """What train.py was asked for. Field comments give the unit and meaning."""
@@ -53,6 +57,8 @@ class Settings:
 
     # --- Network.
     preset: str = "original"  # a key of PRESETS
+    embedding: int = 0  # 0 = the original's one scalar per step; N = a learned N-number vector per token
+    token_parts: bool = False  # build each token's embedding and output score from its parts (needs embedding)
     mixed_precision: bool = False  # compute in bfloat16; weights, softmax and LSTM cell state stay float32
 
     # --- Training.
@@ -60,11 +66,38 @@ class Settings:
     batch_size: int = 128  # windows per gradient step
     validation_split: float = 0.1  # share of the *files* held out to judge the model
     patience: int = 0  # stop after this many epochs without improvement; 0 = never
+    optimizer: str = "rmsprop"  # a key of OPTIMIZERS; the original used RMSprop
+    learning_rate: float = 0.001  # step size of the optimizer (Keras' default for both)
     seed: int = 0  # seeds the file split, the shuffling and the initial weights
+
+    def __post_init__(self):
+        # Checked on construction, so that settings read back from a bundle are checked too.
+        checks = [
+            (self.preset in PRESETS, f"unknown preset '{self.preset}'; choose one of {', '.join(sorted(PRESETS))}"),
+            (self.optimizer in OPTIMIZERS,
+             f"unknown optimizer '{self.optimizer}'; choose one of {', '.join(sorted(OPTIMIZERS))}"),
+            (self.sequence_length >= 1, "--sequence-length must be at least 1"),
+            (self.epochs >= 1, "--epochs must be at least 1"),
+            (self.batch_size >= 1, "--batch-size must be at least 1"),
+            (0 <= self.validation_split < 1, "--validation-split must be at least 0 and below 1"),
+            (self.patience >= 0, "--patience must be 0 (never stop early) or more"),
+            (self.embedding >= 0, "--embedding must be 0 (the original's scalar input) or more"),
+            (self.embedding > 0 or not self.token_parts,
+             "--token-parts builds each token's embedding from its parts, so it needs --embedding N as well"),
+            (self.learning_rate > 0, "--learning-rate must be above 0"),
+        ]
+        for holds, message in checks:
+            if not holds:
+                raise ValueError(message)
 
     @property
     def network_size(self) -> NetworkSize:
         return PRESETS[self.preset]
+
+    @property
+    def reads_token_indices(self) -> bool:
+        """Whether the network reads token indices (an embedding) rather than the original's scalar."""
+        return self.embedding > 0
 
     def encoding(self) -> dict:
         """The fields that decide which tokens a MIDI file gives (used as a cache key)."""

@@ -3,12 +3,14 @@
 In:  settings, a folder of MIDI files, a bundle folder, and whether to resume.
 Out: the bundle folder, holding the best model so far after every epoch.
 
-    parse_folder -> split_by_file -> Vocabulary -> make_windows -> build_network -> fit
+    parse_folder -> split_by_file -> Vocabulary -> make_windows -> build_network -> fit -> evaluate
 
 The original wrote a new weights file for every improvement of the *training*
 loss. Here one bundle holds the best model, judged on the validation loss when
 validation files exist. After every epoch the full training state (model with
-optimizer) is also kept, so `--resume` can carry on after an interruption.
+optimizer) is also kept, so `--resume` can carry on after an interruption, and
+training.png is redrawn: the losses so far beside the count models' (see
+evaluate.py), so that a run shows at a glance whether it beats counting.
 """
 
 import hashlib
@@ -21,14 +23,19 @@ from pathlib import Path
 import keras
 
 from classical_composer.bundle import (
-    FORMAT_NAME, FORMAT_VERSION, RESUME_FILE, load_model_checked, read_pointer, remove_unreferenced_files,
-    save_bundle, save_model_file, write_json_atomically,
+    FORMAT_NAME, FORMAT_VERSION, POINTER_FILE, RESUME_FILE, load_bundle, load_model_checked, read_pointer,
+    remove_unreferenced_files, save_bundle, save_model_file, write_json_atomically,
 )
 from classical_composer.cli import UserError
-from classical_composer.network import build_network
 from classical_composer.corpus import parse_folder
+from classical_composer.evaluate import count_model_figures, evaluate, format_comparison
+from classical_composer.network import build_network
+from classical_composer.plot import plot_training
 from classical_composer.prepare_sequences import Vocabulary, WindowBatches, make_windows, split_by_file
 from classical_composer.settings import Settings
+from classical_composer.token_parts import token_parts
+
+TRAINING_PICTURE = "training.png"
 
 
 def data_fingerprint(settings: Settings, training_pieces: list, validation_pieces: list) -> str:
@@ -43,11 +50,12 @@ def data_fingerprint(settings: Settings, training_pieces: list, validation_piece
 class KeepBundle(keras.callbacks.Callback):
     """After each epoch: save the bundle if the model improved, and always save the resume state."""
 
-    def __init__(self, out: Path, settings: Settings, vocabulary: Vocabulary, training_pieces: list,
-                 monitor: str, summary: dict, fingerprint: str, history: dict, best: float):
+    def __init__(self, out: Path, settings: Settings, vocabulary: Vocabulary, training_indices: list,
+                 validation_indices: list, monitor: str, summary: dict, fingerprint: str, history: dict,
+                 best: float):
         super().__init__()
         self.out, self.settings, self.vocabulary = out, settings, vocabulary
-        self.training_indices = [vocabulary.encode(piece.tokens) for piece in training_pieces]
+        self.training_indices, self.validation_indices = training_indices, validation_indices
         self.monitor, self.summary, self.fingerprint = monitor, summary, fingerprint
         self.history, self.best = history, best
 
@@ -63,7 +71,8 @@ class KeepBundle(keras.callbacks.Callback):
             self.best = current
             training = {**self.summary, "best_epoch": epoch + 1, "monitor": self.monitor,
                         **{name: float(value) for name, value in logs.items()}}
-            save_bundle(self.out, self.settings, self.vocabulary, self.model, self.training_indices, training)
+            save_bundle(self.out, self.settings, self.vocabulary, self.model, self.training_indices, training,
+                        self.validation_indices)
             print(f"epoch {epoch + 1}: {self.monitor} improved to {current:.4f}; bundle saved in {self.out}")
         resume_state = {
             "format": FORMAT_NAME, "format_version": FORMAT_VERSION,
@@ -72,6 +81,7 @@ class KeepBundle(keras.callbacks.Callback):
         }
         write_json_atomically(self.out / RESUME_FILE, resume_state)
         remove_unreferenced_files(self.out)
+        plot_training(self.history, self.summary.get("count_models", {}), self.out / TRAINING_PICTURE)
 
 
 def describe(corpus, training_pieces, validation_pieces, vocabulary, train_windows, validation_windows) -> dict:
@@ -81,7 +91,7 @@ def describe(corpus, training_pieces, validation_pieces, vocabulary, train_windo
         "classes": len(vocabulary),
         "training_files": len(training_pieces), "training_tokens": len(train_windows.token_indices),
         "training_windows": len(train_windows),
-        "validation_files": len(validation_pieces), "validation_windows": len(validation_windows),
+        "validation_files": [piece.name for piece in validation_pieces], "validation_windows": len(validation_windows),
         "pieces_shorter_than_window": train_windows.short_pieces + validation_windows.short_pieces,
     }
 
@@ -99,7 +109,8 @@ def check_out_folder(out: Path) -> None:
 
 def training_batches(windows, vocabulary_size: int, settings: Settings, first_epoch: int = 0) -> WindowBatches:
     """Shuffled training batches; resumed at `first_epoch`, they come in the order an uninterrupted run's would."""
-    batches = WindowBatches(windows, vocabulary_size, settings.batch_size, shuffle=True, seed=settings.seed)
+    batches = WindowBatches(windows, vocabulary_size, settings.batch_size, shuffle=True, seed=settings.seed,
+                            reads_token_indices=settings.reads_token_indices)
     for _ in range(first_epoch):  # Keras shuffles them once more after every epoch
         batches.on_epoch_end()
     return batches
@@ -132,7 +143,7 @@ def train(settings: Settings, midi_dir: Path, out: Path, resume: bool = False, c
     summary = {"command": command, **describe(corpus, training_pieces, validation_pieces, vocabulary,
                                               train_windows, validation_windows)}
     print(f"{summary['classes']} classes; training: {summary['training_files']} files, "
-          f"{summary['training_windows']} windows; validation: {summary['validation_files']} files, "
+          f"{summary['training_windows']} windows; validation: {len(summary['validation_files'])} files, "
           f"{summary['validation_windows']} windows; {summary['pieces_shorter_than_window']} pieces "
           f"shorter than the {settings.sequence_length}-token window gave no windows")
 
@@ -141,11 +152,17 @@ def train(settings: Settings, midi_dir: Path, out: Path, resume: bool = False, c
     if not has_validation:
         print("no validation windows: the best model is judged on the training loss")
     fingerprint = data_fingerprint(settings, training_pieces, validation_pieces)
+    training_indices = [vocabulary.encode(piece.tokens) for piece in training_pieces]
+    validation_indices = [vocabulary.encode(piece.tokens) for piece in validation_pieces]
+    if has_validation:
+        # The yardsticks: count models fit on the training files, scored on the held-out targets.
+        summary["count_models"] = count_model_figures(training_indices, validation_indices, len(vocabulary),
+                                                      settings.sequence_length)
+        print("held-out nats per token of the count models: " + ", ".join(
+            f"{name} {summary['count_models'][name]['nats']:.3f}" for name in ("unigram", "bigram", "trigram")))
 
     # --- Network ---------------------------------------------------------------
     keras.utils.set_random_seed(settings.seed)
-    if settings.mixed_precision:
-        keras.mixed_precision.set_dtype_policy("mixed_bfloat16")
     history, best, first_epoch = {}, float("inf"), 0
     if resume:
         state = read_pointer(out, RESUME_FILE)
@@ -158,21 +175,37 @@ def train(settings: Settings, midi_dir: Path, out: Path, resume: bool = False, c
             raise UserError(f"the run in {out} already finished {first_epoch} epochs; ask for more with --epochs")
         print(f"resuming after epoch {first_epoch} of {settings.epochs}")
     else:
-        model = build_network(settings, len(vocabulary))
+        part_matrix = token_parts(vocabulary.tokens).matrix if settings.token_parts else None
+        model = build_network(settings, len(vocabulary), part_matrix)
     print(f"network: preset {settings.preset}, {model.count_params():,} parameters")
 
     # --- Training --------------------------------------------------------------
     out.mkdir(parents=True, exist_ok=True)
-    callbacks = [KeepBundle(out, settings, vocabulary, training_pieces, monitor, summary, fingerprint, history, best)]
+    callbacks = [KeepBundle(out, settings, vocabulary, training_indices, validation_indices, monitor, summary,
+                            fingerprint, history, best)]
     if settings.patience > 0:
         callbacks.append(keras.callbacks.EarlyStopping(monitor=monitor, patience=settings.patience))
     model.fit(
         training_batches(train_windows, len(vocabulary), settings, first_epoch),
-        validation_data=(WindowBatches(validation_windows, len(vocabulary), settings.batch_size, shuffle=False)
+        validation_data=(WindowBatches(validation_windows, len(vocabulary), settings.batch_size, shuffle=False,
+                                       reads_token_indices=settings.reads_token_indices)
                          if has_validation else None),
         epochs=settings.epochs,
         initial_epoch=first_epoch,
         callbacks=callbacks,
         verbose=1 if sys.stdout.isatty() else 2,  # one line per epoch in a log file
     )
+    if has_validation:
+        compare_best_with_counting(out, summary["count_models"])
     return history
+
+
+def compare_best_with_counting(out: Path, count_figures: dict) -> None:
+    """Score the bundle's best model beside the count models; print it and keep it in bundle.json."""
+    bundle = load_bundle(out)
+    results = evaluate(bundle.model, bundle.settings, len(bundle.vocabulary), bundle.training_pieces,
+                       bundle.validation_pieces, count_figures)
+    print(format_comparison(results))
+    pointer = read_pointer(out)
+    pointer["training"]["evaluation"] = results
+    write_json_atomically(out / POINTER_FILE, pointer)

@@ -1,11 +1,16 @@
-"""Stage 3: settings -> Keras model. Every preset builds; the original preset is the original network."""
+"""Stage 3: settings -> Keras model. Every preset builds; the original preset is the original network;
+--embedding and --token-parts change only the input and the output scores."""
+
+import subprocess
+import sys
 
 import keras
 import numpy as np
 import pytest
 
-from classical_composer.network import WindowLSTM, build_network, inference_copy
+from classical_composer.network import build_network, inference_copy
 from classical_composer.settings import PRESETS, Settings
+from classical_composer.token_parts import token_parts
 
 VOCABULARY_SIZE = 37
 SEQUENCE_LENGTH = 8
@@ -31,7 +36,7 @@ def test_original_preset_is_the_original_network():
     assert model.input_shape == (None, 100, 1)
     assert layer_types(model) == [
         "InputLayer",
-        "WindowLSTM", "WindowLSTM", "WindowLSTM",
+        "LSTM", "LSTM", "LSTM",
         "BatchNormalization", "Dropout", "Dense", "Activation",
         "BatchNormalization", "Dropout", "Dense", "Activation",
     ]
@@ -67,7 +72,7 @@ def test_inference_copy_has_no_recurrent_dropout_and_computes_the_same():
     # that a copy which missed one would compute something else.
     random = np.random.default_rng(1)
     model.set_weights([weight + random.uniform(0, 0.1, weight.shape).astype(weight.dtype) for weight in model.get_weights()])
-    copy = inference_copy(model, settings, VOCABULARY_SIZE)
+    copy = inference_copy(model)
     assert all(layer.get_config()["recurrent_dropout"] == 0.0 for layer in copy.layers if isinstance(layer, keras.layers.LSTM))
 
     network_input = np.random.default_rng(2).random((5, SEQUENCE_LENGTH, 1), dtype=np.float32)
@@ -76,62 +81,86 @@ def test_inference_copy_has_no_recurrent_dropout_and_computes_the_same():
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
 
 
-# --- WindowLSTM: Keras' LSTM, computed with the input half outside the time loop ---
+# --- --embedding and --token-parts ------------------------------------------------------
+
+PART_TOKENS = ["C3 long 81", "C3 short 81", "C3.E3.G3 long 81", "E3 short 59", "G3 medium 81", "rest short"]
 
 
-def keras_and_window_lstm(return_sequences: bool, seed: int = 3):
-    """A keras.layers.LSTM and a WindowLSTM with recurrent dropout, the same seed and the same (non-initial) weights."""
-    inputs = np.random.default_rng(0).normal(size=(4, 9, 5)).astype(np.float32)  # (batch, time, features)
-    theirs = keras.layers.LSTM(6, return_sequences=return_sequences, recurrent_dropout=0.4, seed=seed)
-    ours = WindowLSTM(6, return_sequences=return_sequences, recurrent_dropout=0.4, seed=seed)
-    theirs(inputs), ours(inputs)  # build both
-    random = np.random.default_rng(1)
-    weights = [weight + random.normal(0, 0.5, weight.shape).astype(np.float32) for weight in theirs.get_weights()]
-    theirs.set_weights(weights)
-    ours.set_weights(weights)
-    return theirs, ours, inputs
+def parts_settings(**changes) -> Settings:
+    return Settings(preset="tiny", sequence_length=4, embedding=6, token_parts=True, **changes)
 
 
-@pytest.mark.parametrize("return_sequences", [True, False])
-@pytest.mark.parametrize("training", [False, True])
-def test_window_lstm_computes_what_keras_lstm_computes(return_sequences, training):
-    # In training both draw Keras' recurrent dropout masks from the same seed,
-    # so this also checks that the masks are applied per gate as Keras does.
-    theirs, ours, inputs = keras_and_window_lstm(return_sequences)
-    expected = keras.ops.convert_to_numpy(theirs(inputs, training=training))
-    got = keras.ops.convert_to_numpy(ours(inputs, training=training))
-    assert got.shape == expected.shape
-    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+def test_embedding_network_reads_token_indices_through_a_learned_table():
+    model = build_network(Settings(preset="tiny", sequence_length=SEQUENCE_LENGTH, embedding=5), VOCABULARY_SIZE)
+    assert model.input_shape == (None, SEQUENCE_LENGTH)  # (batch, time) token indices
+    embedding = model.get_layer("token_embedding")
+    assert embedding.trainable and embedding.get_weights()[0].shape == (VOCABULARY_SIZE, 5)
+    # The rest is the original shape: the first LSTM reads the embedding.
+    assert layer_types(model)[1:4] == ["Embedding", "LSTM", "LSTM"]
 
 
-def test_window_lstm_recurrent_dropout_acts_only_in_training():
-    _, ours, inputs = keras_and_window_lstm(return_sequences=True)
-    inference = keras.ops.convert_to_numpy(ours(inputs, training=False))
-    training = keras.ops.convert_to_numpy(ours(inputs, training=True))
-    assert np.abs(training - inference).max() > 1e-3
+def test_token_parts_network_holds_the_fixed_matrix_both_ways_and_does_not_train_it():
+    parts = token_parts(PART_TOKENS)
+    model = build_network(parts_settings(), len(PART_TOKENS), parts.matrix)
+    np.testing.assert_array_equal(model.get_layer("token_parts").get_weights()[0], parts.matrix)
+    np.testing.assert_array_equal(model.get_layer("parts_to_tokens").get_weights()[0], parts.matrix.T)
+    frozen = {weight.path for weight in model.non_trainable_weights}
+    assert {"token_parts/embeddings", "parts_to_tokens/kernel"} <= frozen
+
+    windows = np.array([[0, 1, 2, 3], [5, 4, 3, 2]] * 8, dtype=np.int32)
+    model.fit(windows, np.array([4, 0] * 8), epochs=2, verbose=0)
+    np.testing.assert_array_equal(model.get_layer("token_parts").get_weights()[0], parts.matrix)
+    probabilities = keras.ops.convert_to_numpy(model(windows, training=False))
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
 
 
-def test_window_lstm_gradients_match_keras_lstm():
-    import tensorflow as tf  # gradients are the backend's business
-
-    theirs, ours, inputs = keras_and_window_lstm(return_sequences=True)
-    gradients = []
-    for layer in (theirs, ours):
-        with tf.GradientTape() as tape:
-            loss = tf.reduce_sum(tf.square(layer(inputs, training=False)))
-        gradients.append([gradient.numpy() for gradient in tape.gradient(loss, layer.trainable_variables)])
-    for theirs_gradient, our_gradient in zip(*gradients):
-        np.testing.assert_allclose(our_gradient, theirs_gradient, rtol=1e-4, atol=1e-5)
+def test_token_parts_network_refuses_to_build_without_its_matrix():
+    with pytest.raises(ValueError, match="token-to-parts matrix"):
+        build_network(parts_settings(), len(PART_TOKENS))
 
 
-def test_window_lstm_in_mixed_precision_computes_in_bfloat16_near_float32():
-    _, ours, inputs = keras_and_window_lstm(return_sequences=True)
-    mixed = WindowLSTM(6, return_sequences=True, dtype="mixed_bfloat16")
-    mixed(inputs)
-    mixed.set_weights(ours.get_weights())
-    output = mixed(inputs, training=False)
-    assert keras.backend.standardize_dtype(output.dtype) == "bfloat16"
-    assert all(keras.backend.standardize_dtype(weight.dtype) == "float32" for weight in mixed.weights)
-    expected = keras.ops.convert_to_numpy(ours(inputs, training=False))
-    # bfloat16 keeps 8 bits of mantissa: agreement to about 1e-2 is all it can give.
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(keras.ops.cast(output, "float32")), expected, atol=5e-2)
+def shared_parts_and_plain_networks():
+    """Two networks trained alike on data in which token 'C3 short 81' never occurs."""
+    vocabulary = ["C3 long 81", "C3 short 81", "E3 long 81", "E3 short 81", "G3 long 81", "G3 short 81"]
+    # Training: after E3 or G3 (long or short), C3 follows, always long; and short E3 or G3 follow C3.
+    # Shared parts say that C3 is likely and that short is likely, so unseen "C3 short 81" gets some of it.
+    random = np.random.default_rng(0)
+    windows = random.choice([2, 3, 4, 5], size=(256, 4)).astype(np.int32)
+    targets = np.where(random.random(256) < 0.5, 0, random.choice([3, 5], size=256))
+    keras.utils.set_random_seed(0)
+    with_parts = build_network(parts_settings(optimizer="adam", learning_rate=0.01), len(vocabulary),
+                               token_parts(vocabulary).matrix)
+    keras.utils.set_random_seed(0)
+    plain = build_network(Settings(preset="tiny", sequence_length=4, embedding=6, optimizer="adam",
+                                   learning_rate=0.01), len(vocabulary))
+    for model in (with_parts, plain):
+        model.fit(windows, targets, epochs=15, batch_size=32, verbose=0)
+    return with_parts, plain, windows
+
+
+def test_a_token_unseen_in_training_gets_more_probability_from_its_parts():
+    with_parts, plain, windows = shared_parts_and_plain_networks()
+    unseen = 1  # "C3 short 81"
+    from_parts = keras.ops.convert_to_numpy(with_parts(windows, training=False))
+    from_counts = keras.ops.convert_to_numpy(plain(windows, training=False))
+    np.testing.assert_allclose(from_parts.sum(axis=1), 1.0, rtol=1e-5)
+    assert from_parts[:, unseen].mean() > 2 * from_counts[:, unseen].mean()
+
+
+def test_saved_networks_load_in_plain_keras_without_this_project(tmp_path):
+    """Every layer is stock Keras: a process that never imports classical_composer loads the file."""
+    parts = token_parts(PART_TOKENS)
+    for name, model in {
+        "original": build_network(Settings(preset="tiny", sequence_length=4), len(PART_TOKENS)),
+        "parts": build_network(parts_settings(), len(PART_TOKENS), parts.matrix),
+    }.items():
+        model.save(tmp_path / f"{name}.keras")
+    script = ("import sys, keras\n"
+              "for name in ('original', 'parts'):\n"
+              "    model = keras.saving.load_model(f'{sys.argv[1]}/{name}.keras')\n"
+              "    print(name, model.output_shape[-1])\n"
+              "assert not any(module.startswith('classical_composer') for module in sys.modules)\n")
+    result = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True,
+                            cwd=tmp_path, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["original", str(len(PART_TOKENS)), "parts", str(len(PART_TOKENS))]
