@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import keras
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
@@ -28,7 +29,7 @@ import bad_midi
 import predict as predict_script
 import train as train_script
 from classical_composer import cli, tokens
-from classical_composer.bundle import POINTER_FILE, RESUME_FILE, load_bundle, read_pointer, save_bundle
+from classical_composer.bundle import FORMAT_VERSION, POINTER_FILE, RESUME_FILE, load_bundle, read_pointer, save_bundle
 from classical_composer.network import build_network
 from classical_composer.corpus import MAX_REASON_CHARACTERS, Piece, UnreadableMidi, parse_folder, parse_midi_file
 from classical_composer.predict import write_midi
@@ -43,17 +44,18 @@ QUICK_TRAINING = ["--preset", "tiny", "--sequence-length", "8", "--batch-size", 
 KILL_AFTER_SAVE_SECONDS = 0.5  # into the next epoch, which takes a second or more on these files
 SUBPROCESS_TIMEOUT_SECONDS = 300
 
-# What each bad file's warning must say.
+# The sentence each bad file is skipped with, whatever the encoding.
 EXPECTED_REASONS = {
-    "corrupt_bytes.mid": "not a MIDI file",
-    "text_named_midi.mid": "not a MIDI file",
-    "zero_length.mid": "empty",
-    "truncated_track.mid": "cut short",
-    "only_drums.mid": "no pitched notes",
-    "no_notes.mid": "no pitched notes",
-    "endless_note.mid": "timing is damaged",
-    "zero_ticks_per_quarter.mid": "timing is damaged",
+    "corrupt_bytes.mid": "it does not start with a MIDI header, so it is not a MIDI file",
+    "text_named_midi.mid": "it does not start with a MIDI header, so it is not a MIDI file",
+    "zero_length.mid": "the file is empty",
+    "truncated_track.mid": "it is cut short: track 2 runs past the end of the file",  # the note track
+    "only_drums.mid": "it has no pitched notes",
+    "no_notes.mid": "it has no pitched notes",
+    "endless_note.mid": "it lasts 1,000,000 quarter notes, far longer than any piece, so its timing is damaged",
+    "zero_ticks_per_quarter.mid": "its header gives 0 ticks per quarter note, so its timing is damaged",
 }
+GOOD_FILE_TOKENS = len(bad_midi.scale_piece(bad_midi.GOOD_PIECE_REPEATS))  # each good file: one event a step
 
 
 @pytest.fixture(scope="module")
@@ -67,8 +69,13 @@ def mixed_folder(tmp_path_factory) -> Path:
 # --- Per-file tolerance -------------------------------------------------------------
 
 
-def test_every_bad_case_has_an_expected_reason():
-    assert set(EXPECTED_REASONS) == set(bad_midi.BAD_FILES)
+@pytest.mark.parametrize("name", sorted(bad_midi.BAD_FILES))
+@pytest.mark.parametrize("encoding", [FAITHFUL, ALL_FLAGS], ids=["faithful", "all flags"])
+def test_each_bad_file_alone_is_refused_with_its_sentence(name, encoding, tmp_path):
+    path = bad_midi.write_files(tmp_path, {name: bad_midi.BAD_FILES[name]}) / name
+    with pytest.raises(UnreadableMidi) as error:
+        parse_midi_file(path, encoding)
+    assert str(error.value) == EXPECTED_REASONS[name]
 
 
 @pytest.mark.parametrize("encoding", [FAITHFUL, ALL_FLAGS], ids=["faithful", "all flags"])
@@ -79,7 +86,7 @@ def test_bad_files_are_skipped_with_one_warning_each_and_good_ones_read(encoding
         assert sorted(piece.name for piece in corpus.pieces) == sorted(bad_midi.GOOD_FILES), attempt
         assert sorted(name for name, _ in corpus.skipped) == sorted(bad_midi.BAD_FILES), attempt
         for name, reason in corpus.skipped:
-            assert EXPECTED_REASONS[name] in reason, (attempt, name, reason)
+            assert reason == EXPECTED_REASONS[name], (attempt, name)
         warnings = capsys.readouterr().err.splitlines()
         assert warnings == [f"warning: skipped {name}: {reason}" for name, reason in corpus.skipped], attempt
 
@@ -318,9 +325,9 @@ def run_in_process(script_module, arguments, monkeypatch, capsys) -> tuple[int, 
 
 
 def assert_one_sentence(status: int, lines: list[str], expected: str) -> None:
+    """Exit status 2 and exactly one line on standard error: "error: " and the expected sentence."""
     assert status == 2
-    assert len(lines) == 1, lines
-    assert lines[0].startswith("error: ") and expected in lines[0], lines
+    assert lines == [f"error: {expected}"]
 
 
 @pytest.fixture(scope="module")
@@ -340,26 +347,57 @@ def a_file(tmp_path) -> Path:
 @pytest.mark.parametrize(
     "arguments, expected",
     [
-        (["--midi-dir", "{missing}"], "does not exist"),
-        (["--midi-dir", "{empty}"], "no usable MIDI file"),
-        (["--midi-dir", "{a_file}"], "is a file, not a folder"),
-        (["--sequence-length", "500"], "longer than every training piece"),
-        (["--out", "{a_file}"], "is a file, but a bundle is a folder"),
-        (["--out", "{a_file}/bundle"], "is a file"),
-        (["--out", "{empty}", "--resume"], "no interrupted run to resume"),
-        (["--out", "{missing}", "--resume"], "no interrupted run to resume"),
+        (["--midi-dir", "{missing}"], "the MIDI folder {missing} does not exist; point --midi-dir at a folder of .mid files"),
+        (["--midi-dir", "{empty}"],
+         "no usable MIDI file in {empty} (files skipped: 0); put .mid or .midi files with notes there"),
+        (["--midi-dir", "{a_file}"],
+         "the MIDI folder {a_file} is a file, not a folder; point --midi-dir at a folder of .mid files"),
+        (["--sequence-length", "500"],
+         "--sequence-length 500 is longer than every training piece (the longest has {good_file_tokens} tokens); "
+         "choose a smaller --sequence-length"),
+        (["--out", "{a_file}"], "--out {a_file} is a file, but a bundle is a folder; choose another path"),
+        (["--out", "{a_file}/bundle"],
+         "cannot make the bundle folder {a_file}/bundle, because {a_file} is a file; choose another --out"),
+        (["--out", "{empty}", "--resume"], "there is no interrupted run to resume in {empty}; start one without --resume"),
+        (["--out", "{missing}", "--resume"],
+         "there is no interrupted run to resume in {missing}; start one without --resume"),
     ],
     ids=["missing midi-dir", "empty midi-dir", "midi-dir is a file", "sequence longer than the data",
          "out is a file", "out inside a file", "resume with no run", "resume with no folder"],
 )
 def test_train_mistakes(arguments, expected, good_folder, a_file, tmp_path, monkeypatch, capsys):
     (tmp_path / "empty").mkdir()
-    places = {"missing": tmp_path / "missing", "empty": tmp_path / "empty", "a_file": a_file}
+    places = {"missing": tmp_path / "missing", "empty": tmp_path / "empty", "a_file": a_file,
+              "good_file_tokens": GOOD_FILE_TOKENS}
     arguments = [argument.format(**places) for argument in arguments]
     defaults = ["--midi-dir", good_folder, "--out", tmp_path / "bundle", "--epochs", 1]
     status, lines = run_in_process(train_script, [*QUICK_TRAINING, *defaults, *arguments], monkeypatch, capsys)
-    assert_one_sentence(status, lines, expected)
+    assert_one_sentence(status, lines, expected.format(**places))
     assert not (tmp_path / "bundle").exists()
+
+
+@pytest.mark.parametrize(
+    "flag, value, expected",
+    [
+        ("--epochs", "0", "--epochs must be at least 1"),
+        ("--batch-size", "0", "--batch-size must be at least 1"),
+        ("--sequence-length", "0", "--sequence-length must be at least 1"),
+        ("--validation-split", "1", "--validation-split must be at least 0 and below 1"),
+        ("--patience", "-1", "--patience must be 0 (never stop early) or more"),
+    ],
+)
+def test_train_refuses_a_bad_number_before_reading_any_file(flag, value, expected, good_folder, tmp_path):
+    """From the command line: one sentence and status 2, with no file parsed, no cache written, no bundle begun."""
+    cache, out = tmp_path / "cache", tmp_path / "bundle"
+    result = subprocess.run(
+        [sys.executable, "train.py", *QUICK_TRAINING, "--midi-dir", str(good_folder), "--out", str(out), flag, value],
+        cwd=PROJECT_ROOT, env={**os.environ, "CLASSICAL_COMPOSER_CACHE": str(cache)},
+        capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT_SECONDS,
+    )
+    assert result.returncode == 2
+    assert result.stderr == f"error: {expected}\n"
+    assert result.stdout == ""  # not even "parsed N files"
+    assert not cache.exists() and not out.exists()
 
 
 def test_nothing_usable_left_is_one_sentence_after_the_warnings(mixed_folder, tmp_path, monkeypatch, capsys):
@@ -367,19 +405,23 @@ def test_nothing_usable_left_is_one_sentence_after_the_warnings(mixed_folder, tm
     status, lines = run_in_process(
         train_script, [*QUICK_TRAINING, "--midi-dir", only_bad, "--out", tmp_path / "bundle"], monkeypatch, capsys,
     )
-    assert lines[:-1] == [line for line in lines if line.startswith("warning: skipped ")]
-    assert len(lines) - 1 == len(bad_midi.BAD_FILES)
-    assert_one_sentence(status, lines[-1:], "no usable MIDI file")
+    assert lines[:-1] == [f"warning: skipped {name}: {EXPECTED_REASONS[name]}" for name in sorted(bad_midi.BAD_FILES)]
+    assert_one_sentence(status, lines[-1:], f"no usable MIDI file in {only_bad} (files skipped: "
+                                            f"{len(bad_midi.BAD_FILES)}); put .mid or .midi files with notes there")
+
+
+DIFFERENT_RUN = ("cannot resume: the data or settings differ from those of the run in {out}; "
+                 "use the same --midi-dir and flags (only --epochs may change)")
 
 
 @pytest.mark.parametrize(
     "change, expected",
     [
-        (["--epochs", "1"], "already finished"),
-        (["--seed", "7"], "data or settings differ"),
-        (["--sequence-length", "6"], "data or settings differ"),
-        (["--rests"], "data or settings differ"),
-        (["more data"], "data or settings differ"),
+        (["--epochs", "1"], "the run in {out} already finished {done} epochs; ask for more with --epochs"),
+        (["--seed", "7"], DIFFERENT_RUN),
+        (["--sequence-length", "6"], DIFFERENT_RUN),
+        (["--rests"], DIFFERENT_RUN),
+        (["more data"], DIFFERENT_RUN),
     ],
     ids=["fewer epochs than done", "other seed", "other sequence length", "other encoding", "other data"],
 )
@@ -390,25 +432,40 @@ def test_resume_refuses_other_data_or_settings(change, expected, killed_run, mix
         midi_dir = Path(shutil.copytree(mixed_folder, tmp_path / "more_midi"))
         bad_midi.write_files(midi_dir, {"one_more.mid": bad_midi.good_midi(transpose=1)})
         change = []
-    before = sorted(path.name for path in killed_run["out"].iterdir())
-    arguments = [*QUICK_TRAINING, "--epochs", 99, "--midi-dir", midi_dir, "--out", killed_run["out"], "--resume", *change]
+    out = killed_run["out"]
+    before = sorted(path.name for path in out.iterdir())
+    arguments = [*QUICK_TRAINING, "--epochs", 99, "--midi-dir", midi_dir, "--out", out, "--resume", *change]
     status, lines = run_in_process(train_script, arguments, monkeypatch, capsys)
     lines = [line for line in lines if not line.startswith("warning: skipped ")]
-    assert_one_sentence(status, lines, expected)
-    assert sorted(path.name for path in killed_run["out"].iterdir()) == before  # the run is left as it was
+    assert_one_sentence(status, lines, expected.format(out=out, done=read_pointer(out, RESUME_FILE)["epochs_done"]))
+    assert sorted(path.name for path in out.iterdir()) == before  # the run is left as it was
 
 
 def damage_bundle(bundle: Path, copy: Path, damage: str) -> Path:
     shutil.copytree(bundle, copy)
     pointer = json.loads((copy / POINTER_FILE).read_text())
+    model_path = copy / pointer["model_file"]
     if damage == "model missing":
-        (copy / pointer["model_file"]).unlink()
+        model_path.unlink()
+    elif damage == "model cut short":  # an interrupted copy
+        model_path.write_bytes(model_path.read_bytes()[: model_path.stat().st_size // 2])
     elif damage == "newer format":
         pointer["format_version"] += 1
     elif damage == "unknown format":
         pointer["format"] = "some other program's weights"
     elif damage == "vocabulary does not match":
         pointer["vocabulary"] = pointer["vocabulary"][:-1]
+    elif damage == "vocabulary not sorted":
+        pointer["vocabulary"] = pointer["vocabulary"][::-1]
+    elif damage == "token past the vocabulary":
+        too_far = len(pointer["vocabulary"])  # one past the last index
+        with open(copy / "training_tokens-damaged.npz", "wb") as handle:
+            np.savez(handle, token_indices=np.array([0, 1, too_far], dtype=np.int32), piece_lengths=np.array([3]))
+        pointer["training_tokens_file"] = "training_tokens-damaged.npz"
+    elif damage == "unknown preset":
+        pointer["settings"]["preset"] = "enormous"
+    elif damage == "no vocabulary key":
+        del pointer["vocabulary"]
     (copy / POINTER_FILE).write_text(json.dumps(pointer))
     return copy
 
@@ -416,40 +473,53 @@ def damage_bundle(bundle: Path, copy: Path, damage: str) -> Path:
 @pytest.mark.parametrize(
     "damage, expected",
     [
-        ("no folder", "there is no bundle folder"),
-        ("model missing", "is missing"),
-        ("newer format", "update classical-composer"),
-        ("unknown format", "is not a classical-composer bundle"),
-        ("vocabulary does not match", "do not belong together"),
+        ("no folder", "there is no bundle folder {folder}; train one with: python train.py --out {folder}"),
+        ("model missing", "{folder} is incomplete: {model_file} is missing; train it again"),
+        ("model cut short", "{folder}/{model_file} cannot be loaded as a Keras model (ValueError); train the bundle again"),
+        ("newer format", "{folder} was written in bundle format {newer}, but this version reads format {version} "
+                         "and older; update classical-composer or retrain"),
+        ("unknown format", "{folder}/bundle.json is not a classical-composer bundle"),
+        ("vocabulary does not match", "the vocabulary in {folder} has {fewer} tokens but its network predicts "
+                                      "{classes} classes; the bundle's files do not belong together, so train it again"),
+        ("vocabulary not sorted", "the vocabulary in {folder}/bundle.json is not a sorted list of distinct tokens"),
+        ("token past the vocabulary", "the training tokens in {folder} do not fit its vocabulary; train the bundle again"),
+        ("unknown preset", "the bundle in {folder} uses preset 'enormous', which this version does not know"),
+        ("no vocabulary key", "{folder}/bundle.json lacks 'vocabulary', so the bundle is incomplete; train it again"),
     ],
 )
 def test_predict_with_a_broken_bundle(damage, expected, killed_run, tmp_path, monkeypatch, capsys):
     weights = tmp_path / "missing" if damage == "no folder" else damage_bundle(killed_run["out"], tmp_path / "b", damage)
+    pointer = json.loads((killed_run["out"] / POINTER_FILE).read_text())
+    classes = len(pointer["vocabulary"])
     arguments = ["--weights", weights, "--num-notes", 3, "--output", tmp_path / "out.mid"]
     status, lines = run_in_process(predict_script, arguments, monkeypatch, capsys)
-    assert_one_sentence(status, lines, expected)
+    assert_one_sentence(status, lines, expected.format(
+        folder=weights, model_file=pointer["model_file"], version=FORMAT_VERSION, newer=FORMAT_VERSION + 1,
+        classes=classes, fewer=classes - 1))
     assert not (tmp_path / "out.mid").exists()
 
 
 @pytest.mark.parametrize(
     "arguments, expected",
     [
-        (["--top-k", "-1"], "--top-k must be"),
-        (["--top-k", "1000"], "is more than the bundle's"),
+        (["--top-k", "-1"], "--top-k must be 0 (whole distribution), 1 (argmax) or more"),
+        (["--top-k", "1000"], "--top-k 1000 is more than the bundle's {classes} tokens"),
         (["--temperature", "0"], "--temperature must be above 0"),
         (["--temperature", "-0.5"], "--temperature must be above 0"),
         (["--num-notes", "0"], "--num-notes must be at least 1"),
-        (["--output", "{tmp}/missing/out.mid"], "does not exist"),
-        (["--output", "{tmp}"], "is a folder"),
+        (["--output", "{tmp}/missing/out.mid"],
+         "the folder {tmp}/missing for --output does not exist; create it or choose another path"),
+        (["--output", "{tmp}"], "--output {tmp} is a folder; give a file name, such as {tmp}/output.mid"),
     ],
     ids=["top-k negative", "top-k above the vocabulary", "temperature 0", "temperature negative", "no notes",
          "output folder missing", "output is a folder"],
 )
 def test_predict_mistakes(arguments, expected, killed_run, tmp_path, monkeypatch, capsys):
-    arguments = [argument.format(tmp=tmp_path) for argument in arguments]
+    places = {"tmp": tmp_path, "classes": len(json.loads((killed_run["out"] / POINTER_FILE).read_text())["vocabulary"])}
+    arguments = [argument.format(**places) for argument in arguments]
     defaults = ["--weights", killed_run["out"], "--num-notes", 3, "--output", tmp_path / "out.mid"]
     status, lines = run_in_process(predict_script, [*defaults, *arguments], monkeypatch, capsys)
-    assert_one_sentence(status, lines, expected)
+    assert_one_sentence(status, lines, expected.format(**places))
     assert not (tmp_path / "out.mid").exists()
 
 
@@ -459,14 +529,16 @@ def test_predict_into_a_folder_that_cannot_be_written(killed_run, tmp_path, monk
     locked.mkdir(mode=0o500)
     arguments = ["--weights", killed_run["out"], "--num-notes", 3, "--output", locked / "out.mid"]
     status, lines = run_in_process(predict_script, arguments, monkeypatch, capsys)
-    assert_one_sentence(status, lines, "is not writable")
+    assert_one_sentence(status, lines, f"the folder {locked} for --output is not writable; choose another path")
 
 
 @pytest.mark.parametrize(
     "script, arguments, expected",
     [
-        ("train.py", [*QUICK_TRAINING, "--midi-dir", "no/such/folder"], "does not exist"),
-        ("predict.py", ["--weights", "no/such/bundle"], "there is no bundle folder"),
+        ("train.py", [*QUICK_TRAINING, "--midi-dir", "no/such/folder"],
+         "the MIDI folder no/such/folder does not exist; point --midi-dir at a folder of .mid files"),
+        ("predict.py", ["--weights", "no/such/bundle"],
+         "there is no bundle folder no/such/bundle; train one with: python train.py --out no/such/bundle"),
     ],
 )
 def test_from_the_command_line_a_mistake_is_one_line_and_status_2(script, arguments, expected):
