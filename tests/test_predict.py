@@ -69,8 +69,11 @@ def test_temperature_sharpens_below_one_and_flattens_above():
     assert len(set(picks(PEAKED, 0, 10.0).tolist())) == len(PEAKED)
 
 
-def test_the_same_seed_gives_the_same_picks():
-    np.testing.assert_array_equal(picks(PEAKED, 7, 1.0, seed=4), picks(PEAKED, 7, 1.0, seed=4))
+def test_the_same_seed_gives_the_same_picks_and_another_seed_others():
+    first, again, other = (picks(PEAKED, 7, 1.0, seed=seed) for seed in (4, 4, 5))
+    np.testing.assert_array_equal(first, again)
+    assert (first != other).any(), "the seed should decide the picks"
+    assert (first != np.argmax(PEAKED)).any(), "top-7 should sample, not always take the favourite"
 
 
 # --- The generation loop (bug 7) ------------------------------------------------------
@@ -113,9 +116,13 @@ def test_generation_is_repeatable_with_a_seed():
         return np.repeat(probabilities, len(network_input), axis=0)
 
     start = np.zeros((2, 4), dtype=np.int32)
-    first = generate(probabilities_of, start, 30, 9, top_k=0, random=np.random.default_rng(7))
-    second = generate(probabilities_of, start, 30, 9, top_k=0, random=np.random.default_rng(7))
-    np.testing.assert_array_equal(first, second)
+    first, again, other = (generate(probabilities_of, start, 30, 9, top_k=0, random=np.random.default_rng(seed))
+                           for seed in (7, 7, 8))
+    np.testing.assert_array_equal(first, again)
+    assert (first != other).any(), "another seed should compose other songs"
+    # Both songs start alike but are sampled apart: neither each other nor one repeated token.
+    assert first[0].tolist() != first[1].tolist()
+    assert all(len(set(song.tolist())) > 1 for song in first)
 
 
 def test_seed_windows_lie_inside_one_long_enough_piece():
@@ -125,7 +132,10 @@ def test_seed_windows_lie_inside_one_long_enough_piece():
     for window in starts:
         assert window[0] >= 100  # never from the short piece
         assert np.array_equal(window, np.arange(window[0], window[0] + 4)), "a seed window ran across pieces"
-    with pytest.raises(ValueError):
+    # Random windows: from both long pieces, at many places (10 windows of 4 fit in them).
+    assert {int(window[0]) // 100 for window in starts} == {1, 2}
+    assert len({int(window[0]) for window in starts}) >= 5
+    with pytest.raises(ValueError, match="^no training piece has the 20 tokens a seed window needs$"):
         seed_windows(pieces, 20, count=1, random=np.random.default_rng(0))
 
 
