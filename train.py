@@ -68,6 +68,9 @@ def parse_arguments(argv=None) -> argparse.Namespace:
     training.add_argument("--batch-size", metavar="N", type=int, default=DEFAULTS.batch_size, help="windows per gradient step")
     training.add_argument("--patience", metavar="N", type=int, default=DEFAULTS.patience,
                           help="stop when the validation loss has not improved for this many epochs (0 = never)")
+    training.add_argument("--every-step", action="store_true",
+                          help="learn the next token after every step of each window, as char-rnn does, not only "
+                          "after its last; the validation loss still scores the token after each window")
     training.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default=DEFAULTS.optimizer,
                           help="how the weights follow the gradient; the original used RMSprop")
     training.add_argument("--learning-rate", metavar="RATE", type=float, default=DEFAULTS.learning_rate,

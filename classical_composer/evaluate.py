@@ -45,7 +45,8 @@ def count_model_figures(training_pieces: list, validation_pieces: list, vocabula
 
 def network_figures(model, settings, validation_pieces: list, vocabulary_size: int) -> dict:
     """Figures of the network on the same targets: the token after every held-out window."""
-    from classical_composer.prepare_sequences import WindowBatches, windows_of_indices  # imports Keras
+    from classical_composer.network import last_step  # imports Keras
+    from classical_composer.prepare_sequences import WindowBatches, windows_of_indices
 
     windows = windows_of_indices(validation_pieces, settings.sequence_length)
     if len(windows) == 0:
@@ -53,6 +54,7 @@ def network_figures(model, settings, validation_pieces: list, vocabulary_size: i
                         f"so there is nothing to score")
     batches = WindowBatches(windows, vocabulary_size, BATCH_SIZE, shuffle=False,
                             reads_token_indices=settings.reads_token_indices)
+    model = last_step(model)
     log_losses, correct = [], 0
     for batch_number in range(len(batches)):
         network_input, targets = batches[batch_number]

@@ -3,8 +3,9 @@
 In:  the settings (preset, input, sequence length, optimizer, mixed precision),
      the vocabulary size, and with --token-parts the token-to-parts matrix.
 Out: a compiled `keras.Model` mapping a window of tokens to the next token's
-     probabilities, (batch, vocabulary_size); and an inference copy of a
-     trained model for fast generation.
+     probabilities, (batch, vocabulary_size), or with --every-step to the
+     next token's after every step, (batch, time, vocabulary_size); and an
+     inference copy of a trained model for fast generation, always (batch, vocabulary_size).
 
 The shape is the original's, whatever the preset:
 
@@ -97,13 +98,15 @@ def build_network(settings: Settings, vocabulary_size: int, part_matrix: np.ndar
         is_last = layer_number == size.lstm_layers - 1
         x = layers.LSTM(
             size.lstm_units,
-            return_sequences=not is_last,
+            # With --every-step the last LSTM too returns every step, and the
+            # layers after it act on each step alone.
+            return_sequences=not is_last or settings.every_step,
             # The original put recurrent dropout on all LSTMs but the last.
             recurrent_dropout=0.0 if is_last else size.recurrent_dropout,
             dtype=dtype_policy,
             name=f"lstm_{layer_number + 1}",
         )(x)
-    # x: (batch, lstm_units), the summary of the whole window
+    # x: (batch, lstm_units), the summary of the whole window; with --every-step (batch, time, lstm_units)
     x = layers.BatchNormalization(dtype=dtype_policy)(x)
     x = layers.Dropout(size.dropout, dtype=dtype_policy)(x)
     x = layers.Dense(size.dense_units, dtype=dtype_policy)(x)
@@ -111,7 +114,7 @@ def build_network(settings: Settings, vocabulary_size: int, part_matrix: np.ndar
     x = layers.BatchNormalization(dtype=dtype_policy)(x)
     x = layers.Dropout(size.dropout, dtype=dtype_policy)(x)
     x = token_scores(x, settings, vocabulary_size, part_count, dtype_policy)
-    outputs = layers.Activation("softmax", dtype="float32", name="next_token_probabilities")(x)  # (batch, vocabulary)
+    outputs = layers.Activation("softmax", dtype="float32", name="next_token_probabilities")(x)  # (batch, [time,] vocabulary)
 
     model = keras.Model(inputs, outputs, name=f"composer_{settings.preset}")
     if settings.token_parts:
@@ -119,16 +122,26 @@ def build_network(settings: Settings, vocabulary_size: int, part_matrix: np.ndar
         model.get_layer("token_parts").set_weights([part_matrix])
         model.get_layer("parts_to_tokens").set_weights([part_matrix.T])
     optimizer_class = getattr(keras.optimizers, OPTIMIZERS[settings.optimizer])
-    model.compile(
-        optimizer=optimizer_class(learning_rate=settings.learning_rate),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
+    if settings.every_step:
+        # Validation weighs only the last step (see WindowBatches): divide by the weights, not the steps.
+        loss = keras.losses.SparseCategoricalCrossentropy(reduction="mean_with_sample_weight")
+        model.compile(optimizer=optimizer_class(learning_rate=settings.learning_rate), loss=loss,
+                      weighted_metrics=["accuracy"])
+    else:
+        model.compile(optimizer=optimizer_class(learning_rate=settings.learning_rate),
+                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     return model
 
 
+def last_step(model: keras.Model) -> keras.Model:
+    """The model itself, or for --every-step a model of its probabilities after the window's last step."""
+    if len(model.output.shape) == 2:  # (batch, vocabulary)
+        return model
+    return keras.Model(model.input, model.output[:, -1], name=f"{model.name}_last_step")
+
+
 def inference_copy(model: keras.Model) -> keras.Model:
-    """The same network without recurrent dropout, holding the trained model's weights.
+    """The same network without recurrent dropout, holding the trained model's weights: (batch, vocabulary).
 
     Dropout does nothing when not training, so this copy computes the same
     function as the trained model, and Keras can run it as one fused graph.
@@ -142,4 +155,4 @@ def inference_copy(model: keras.Model) -> keras.Model:
 
     copy = keras.models.clone_model(model, clone_function=without_recurrent_dropout)
     copy.set_weights(model.get_weights())
-    return copy
+    return last_step(copy)

@@ -83,13 +83,16 @@ class Windows:
     def __len__(self) -> int:
         return len(self.starts)
 
-    def rows(self, window_numbers) -> tuple[np.ndarray, np.ndarray]:
-        """Windows and their targets: (batch, sequence_length) and (batch,) token indices."""
+    def rows(self, window_numbers, every_step: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """Windows and their targets, as token indices: (batch, sequence_length) and (batch,).
+
+        every_step: the target of every step instead, the token after it: (batch, sequence_length).
+        """
         # A strided view of every position in the stream: no copy is made here,
         # only when the batch's rows are picked out below.
         all_windows = np.lib.stride_tricks.sliding_window_view(self.token_indices, self.sequence_length + 1)
         picked = all_windows[self.starts[window_numbers]]  # (batch, sequence_length + 1)
-        return picked[:, :-1], picked[:, -1]
+        return picked[:, :-1], (picked[:, 1:] if every_step else picked[:, -1])
 
 
 def make_windows(pieces: list, vocabulary: Vocabulary, sequence_length: int) -> Windows:
@@ -141,14 +144,20 @@ class WindowBatches(keras.utils.PyDataset):
 
     Targets are class numbers (sparse), not one-hot rows: a one-hot target
     costs vocabulary-size floats per window for the same information.
+
+    With every_step (--every-step) the target of each step is the token after
+    it, (batch, time), as char-rnn trains; score_last_step then weighs only
+    the last step's loss, so that the validation loss scores the same targets
+    as without --every-step: the token after each window.
     """
 
     def __init__(self, windows: Windows, vocabulary_size: int, batch_size: int, shuffle: bool, seed: int = 0,
-                 reads_token_indices: bool = False):
+                 reads_token_indices: bool = False, every_step: bool = False, score_last_step: bool = False):
         super().__init__()
         self.windows = windows
         self.vocabulary_size = vocabulary_size
         self.reads_token_indices = reads_token_indices
+        self.every_step, self.score_last_step = every_step, score_last_step
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.random = np.random.default_rng(seed)
@@ -160,8 +169,12 @@ class WindowBatches(keras.utils.PyDataset):
 
     def __getitem__(self, batch_number: int):
         window_numbers = self.order[batch_number * self.batch_size : (batch_number + 1) * self.batch_size]
-        index_windows, targets = self.windows.rows(window_numbers)
+        index_windows, targets = self.windows.rows(window_numbers, self.every_step)
         network_input = encode_window(index_windows, self.vocabulary_size, self.reads_token_indices)
+        if self.every_step and self.score_last_step:
+            weights = np.zeros(targets.shape, np.float32)  # (batch, time)
+            weights[:, -1] = 1.0
+            return network_input, targets.astype(np.int32), weights
         return network_input, targets.astype(np.int32)
 
     def on_epoch_end(self) -> None:

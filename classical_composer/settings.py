@@ -66,6 +66,7 @@ class Settings:
     batch_size: int = 128  # windows per gradient step
     validation_split: float = 0.1  # share of the *files* held out to judge the model
     patience: int = 0  # stop after this many epochs without improvement; 0 = never
+    every_step: bool = False  # learn the next token after every step of a window, not only after its last
     optimizer: str = "rmsprop"  # a key of OPTIMIZERS; the original used RMSprop
     learning_rate: float = 0.001  # step size of the optimizer (Keras' default for both)
     seed: int = 0  # seeds the file split, the shuffling and the initial weights

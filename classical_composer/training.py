@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 import keras
+import numpy as np
 
 from classical_composer.bundle import (
     FORMAT_NAME, FORMAT_VERSION, POINTER_FILE, RESUME_FILE, load_bundle, load_model_checked, read_pointer,
@@ -31,11 +32,12 @@ from classical_composer.corpus import parse_folder
 from classical_composer.evaluate import count_model_figures, evaluate, format_comparison
 from classical_composer.network import build_network
 from classical_composer.plot import plot_training
-from classical_composer.prepare_sequences import Vocabulary, WindowBatches, make_windows, split_by_file
+from classical_composer.prepare_sequences import Vocabulary, WindowBatches, Windows, make_windows, split_by_file
 from classical_composer.settings import Settings
 from classical_composer.token_parts import token_parts
 
 TRAINING_PICTURE = "training.png"
+STATISTICS_WINDOWS = 2048  # training windows that batch-norm statistics are measured on after each epoch
 
 
 def data_fingerprint(settings: Settings, training_pieces: list, validation_pieces: list) -> str:
@@ -45,6 +47,50 @@ def data_fingerprint(settings: Settings, training_pieces: list, validation_piece
     for group in (training_pieces, validation_pieces):
         digest.update(json.dumps([[piece.name, piece.tokens] for piece in group]).encode())
     return digest.hexdigest()
+
+
+class RefreshBatchNormStatistics(keras.callbacks.Callback):
+    """After each epoch's last gradient step: batch-norm statistics of the weights as they are now.
+
+    Batch normalization uses each batch's own mean and variance in training,
+    and a moving average of them everywhere else (validation, generation).
+    That average trails the weights by about a hundred batches; after the
+    LSTM of this network, whose outputs vary very little, the trailing
+    average is far enough off to ruin the validation loss and the music
+    (see docs/experiments.md). So once the epoch's weights are final, the
+    statistics are measured afresh on a fixed sample of training windows,
+    one batch-norm layer after the other. Training itself never reads them.
+    """
+
+    def __init__(self, sample_batches: WindowBatches):
+        super().__init__()
+        self.sample_batches = sample_batches
+
+    def on_train_batch_end(self, batch: int, logs=None) -> None:
+        if batch == self.params["steps"] - 1:
+            self.refresh()
+
+    def refresh(self) -> None:
+        for layer in self.model.layers:
+            if isinstance(layer, keras.layers.BatchNormalization):
+                # What reaches this layer, with every earlier one already refreshed.
+                reaching = keras.Model(self.model.input, layer.input)
+                values = np.concatenate([
+                    keras.ops.convert_to_numpy(reaching(self.sample_batches[number][0], training=False))
+                    for number in range(len(self.sample_batches))
+                ]).astype(np.float64)
+                values = values.reshape(-1, values.shape[-1])  # (windows [x steps], features)
+                layer.moving_mean.assign(values.mean(axis=0))
+                layer.moving_variance.assign(values.var(axis=0))
+
+
+def statistics_sample(windows: Windows, vocabulary_size: int, settings: Settings) -> WindowBatches:
+    """A fixed, evenly spread sample of training windows for RefreshBatchNormStatistics."""
+    count = min(len(windows), STATISTICS_WINDOWS)
+    picked = np.linspace(0, len(windows) - 1, count).astype(np.int64)
+    sample = Windows(windows.token_indices, windows.starts[picked], windows.sequence_length, 0)
+    return WindowBatches(sample, vocabulary_size, settings.batch_size, shuffle=False,
+                         reads_token_indices=settings.reads_token_indices)
 
 
 class KeepBundle(keras.callbacks.Callback):
@@ -110,7 +156,7 @@ def check_out_folder(out: Path) -> None:
 def training_batches(windows, vocabulary_size: int, settings: Settings, first_epoch: int = 0) -> WindowBatches:
     """Shuffled training batches; resumed at `first_epoch`, they come in the order an uninterrupted run's would."""
     batches = WindowBatches(windows, vocabulary_size, settings.batch_size, shuffle=True, seed=settings.seed,
-                            reads_token_indices=settings.reads_token_indices)
+                            reads_token_indices=settings.reads_token_indices, every_step=settings.every_step)
     for _ in range(first_epoch):  # Keras shuffles them once more after every epoch
         batches.on_epoch_end()
     return batches
@@ -181,14 +227,16 @@ def train(settings: Settings, midi_dir: Path, out: Path, resume: bool = False, c
 
     # --- Training --------------------------------------------------------------
     out.mkdir(parents=True, exist_ok=True)
-    callbacks = [KeepBundle(out, settings, vocabulary, training_indices, validation_indices, monitor, summary,
+    callbacks = [RefreshBatchNormStatistics(statistics_sample(train_windows, len(vocabulary), settings)),
+                 KeepBundle(out, settings, vocabulary, training_indices, validation_indices, monitor, summary,
                             fingerprint, history, best)]
     if settings.patience > 0:
         callbacks.append(keras.callbacks.EarlyStopping(monitor=monitor, patience=settings.patience))
     model.fit(
         training_batches(train_windows, len(vocabulary), settings, first_epoch),
         validation_data=(WindowBatches(validation_windows, len(vocabulary), settings.batch_size, shuffle=False,
-                                       reads_token_indices=settings.reads_token_indices)
+                                       reads_token_indices=settings.reads_token_indices,
+                                       every_step=settings.every_step, score_last_step=True)
                          if has_validation else None),
         epochs=settings.epochs,
         initial_epoch=first_epoch,
