@@ -32,6 +32,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from classical_composer.atomic import replaced_atomically
 from classical_composer.cli import UserError
 from classical_composer.prepare_sequences import Vocabulary
 from classical_composer.settings import PRESETS, Settings
@@ -63,12 +64,10 @@ class Bundle:
 
 def write_json_atomically(path: Path, content: dict) -> None:
     """Replace a JSON file in one step: readers see the old file or the new one, never a mix."""
-    temporary = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(temporary, "w") as handle:
+    with replaced_atomically(path) as temporary, open(temporary, "w") as handle:
         json.dump(content, handle, indent=1)
         handle.flush()
         os.fsync(handle.fileno())
-    os.replace(temporary, path)
 
 
 def save_model_file(folder: Path, model: keras.Model, prefix: str = "model") -> str:
@@ -89,9 +88,8 @@ def save_token_file(folder: Path, pieces: list, prefix: str) -> str:
     content = buffer.getvalue()
     name = f"{prefix}-{hashlib.sha256(content).hexdigest()[:12]}.npz"
     if not (folder / name).exists():
-        temporary = folder / f".{name}.tmp{os.getpid()}"
-        temporary.write_bytes(content)
-        os.replace(temporary, folder / name)
+        with replaced_atomically(folder / name) as temporary:
+            temporary.write_bytes(content)
     return name
 
 

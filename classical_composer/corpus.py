@@ -31,6 +31,7 @@ from pathlib import Path
 from music21 import midi
 from music21.midi.translate import midiFileToStream
 
+from classical_composer.atomic import replaced_atomically
 from classical_composer.parse import tokens_of
 
 MIDI_SUFFIXES = (".mid", ".midi")
@@ -184,9 +185,8 @@ def _store_in_cache(cache_dir: Path, entries: dict) -> None:
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
         for key, outcome in entries.items():
-            temporary = cache_dir / f"{key}.json.tmp{os.getpid()}"
-            temporary.write_text(json.dumps(list(outcome)))
-            os.replace(temporary, cache_dir / f"{key}.json")
+            with replaced_atomically(cache_dir / f"{key}.json") as temporary:
+                temporary.write_text(json.dumps(list(outcome)))
     except OSError as error:
         print(f"warning: could not write the parse cache in {cache_dir} ({error})", file=sys.stderr)
 

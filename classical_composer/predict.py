@@ -11,7 +11,6 @@ and repeat. The window holds token *indices*; `encode_window` turns it into
 network input each step, the same way training did.
 """
 
-import os
 from pathlib import Path
 
 import keras
@@ -19,6 +18,7 @@ import numpy as np
 from music21 import chord, instrument, note, stream, tempo
 
 from classical_composer import tokens
+from classical_composer.atomic import replaced_atomically
 from classical_composer.network import inference_copy
 from classical_composer.prepare_sequences import encode_window
 from classical_composer.settings import Settings
@@ -141,10 +141,5 @@ def tokens_to_stream(token_list: list[str], instrument_name: str = "Piano", bpm:
 
 def write_midi(token_list: list[str], path: Path, instrument_name: str = "Piano", bpm: float = 120) -> None:
     """Write tokens as a MIDI file. The file appears complete or not at all."""
-    path = Path(path)
-    temporary = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
+    with replaced_atomically(path) as temporary:
         tokens_to_stream(token_list, instrument_name, bpm).write("midi", fp=temporary)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)

@@ -1,7 +1,8 @@
-"""The pretrained bundle in weights/: it loads, fits its data, and top-7 sampling does not collapse.
+"""The pretrained bundle in weights/: it loads, beats counting, and top-7 sampling does not collapse.
 
 In:  the shipped weights/ folder.
-Out: nothing; these tests fail if the bundle is damaged, too large, or collapses.
+Out: nothing; these tests fail if the bundle is damaged, too large, learns less
+     than a trigram table, collapses, or recites its training pieces.
 """
 
 import json
@@ -11,8 +12,9 @@ import numpy as np
 import pytest
 
 from classical_composer.bundle import load_bundle
+from classical_composer.evaluate import evaluate
 from classical_composer.predict import generate, probability_function, seed_windows
-from classical_composer.report import longest_run
+from classical_composer.report import longest_copied_stretch, longest_run
 
 WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
 MAX_BUNDLE_BYTES = 25 * 1024 * 1024
@@ -30,6 +32,18 @@ def test_bundle_is_small_enough_to_ship():
     assert sum(path.stat().st_size for path in WEIGHTS.iterdir()) < MAX_BUNDLE_BYTES
 
 
+def test_bundle_ships_no_resume_state():
+    assert not (WEIGHTS / "resume.json").exists()
+    assert not list(WEIGHTS.glob("resume-*"))
+
+
+def test_bundle_beats_the_trigram_on_its_held_out_files(bundle):
+    results = evaluate(bundle.model, bundle.settings, len(bundle.vocabulary), bundle.training_pieces,
+                       bundle.validation_pieces)
+    assert results["bundle"]["nats"] < results["trigram"]["nats"]
+    assert results["bundle"]["accuracy"] > results["trigram"]["accuracy"]
+
+
 def test_bundle_records_the_command_and_all_four_features(bundle):
     settings = bundle.settings
     assert settings.rests and settings.octave_chords and settings.durations and settings.velocities
@@ -44,7 +58,9 @@ def test_top_7_does_not_collapse(bundle, seed):
     vocabulary_size = len(bundle.vocabulary)
     start = seed_windows(bundle.training_pieces, bundle.settings.sequence_length, 1, random)
     probabilities_of = probability_function(bundle.model, bundle.settings, vocabulary_size)
-    song = generate(probabilities_of, start, EVENTS, vocabulary_size, top_k=7, random=random)[0]
+    song = generate(probabilities_of, start, EVENTS, vocabulary_size, top_k=7, random=random,
+                    reads_token_indices=bundle.settings.reads_token_indices)[0]
     run_length, _ = longest_run(song.tolist())
     assert run_length <= MAX_REPEATS_IN_A_ROW
     assert len(set(song.tolist())) >= MIN_DISTINCT_TOKENS
+    assert longest_copied_stretch(song.tolist(), bundle.training_pieces) < bundle.settings.sequence_length
