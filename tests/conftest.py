@@ -1,11 +1,12 @@
-"""Shared set-up for the tests: import paths, a private parse cache, and the MIDI fixtures.
+"""Shared set-up for the tests: import paths, a private parse cache, the MIDI fixtures and a tiny bundle.
 
-The MIDI files are written once per test run into a temporary folder;
-tests read them and never change them (a test that needs to change a file
-copies it first).
+The MIDI files and the bundle are written once per test run into temporary
+folders; tests read them and never change them (a test that needs to change
+one copies it first).
 """
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -56,3 +57,23 @@ def two_hands_file(midi_folder) -> Path:
 def training_folder(tmp_path_factory) -> Path:
     """Three pieces of 30-odd events each: enough for windows of 8 tokens and a validation file."""
     return midi_fixtures.write_training_folder(tmp_path_factory.mktemp("training_midi"))
+
+
+# The tiny bundle: train.py's faithful encoding on the training folder, one epoch of the tiny network.
+TINY_BUNDLE_FLAGS = ["--preset", "tiny", "--epochs", "1", "--sequence-length", "8", "--batch-size", "32"]
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle(training_folder, tmp_path_factory) -> Path:
+    """A bundle written by train.py run as a user runs it, with TINY_BUNDLE_FLAGS; not musical, but real."""
+    from classical_composer.corpus import parse_folder
+    from classical_composer.settings import Settings
+
+    parse_folder(training_folder, Settings().encoding(), workers=1)  # into the private cache: train.py needs no pool
+    out = tmp_path_factory.mktemp("tiny_bundle")
+    finished = subprocess.run(
+        [sys.executable, "train.py", *TINY_BUNDLE_FLAGS, "--midi-dir", str(training_folder), "--out", str(out)],
+        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert finished.returncode == 0, f"train.py failed:\n{finished.stdout}\n{finished.stderr}"
+    return out

@@ -19,12 +19,12 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from music21 import converter, midi, tempo
+from music21 import converter, key, midi, pitch, tempo
 
 from classical_composer import listen, plot, report
 from classical_composer.bundle import Bundle, load_bundle
 from classical_composer.cli import UserError
-from classical_composer.corpus import default_cache_dir, parse_folder
+from classical_composer.corpus import default_cache_dir, parse_folder, parse_midi_file
 from classical_composer.prepare_sequences import Vocabulary
 from classical_composer.settings import Settings
 from midi_fixtures import hand, place, score_of, write_score
@@ -163,7 +163,7 @@ def bundle_without_model(vocabulary_tokens: list[str], sequence_length: int, tra
     """Priming needs the settings, vocabulary and training data of a bundle, not its network."""
     vocabulary = Vocabulary(vocabulary_tokens)
     return Bundle(Settings(sequence_length=sequence_length), vocabulary, model=None,
-                  training_pieces=[vocabulary.encode(training_tokens)], training={})
+                  training_pieces=[vocabulary.encode(training_tokens)], validation_pieces=None, training={})
 
 
 def test_priming_takes_the_end_of_the_file(tmp_path):
@@ -226,10 +226,13 @@ def test_predict_refuses_wav_before_generating_when_fluidsynth_is_missing(tmp_pa
 
 
 def test_missing_primer_and_report_folder_are_refused(tmp_path):
-    with pytest.raises(UserError, match="no MIDI file"):
-        listen.check_listening_flags(prime=str(tmp_path / "absent.mid"), wav=False, report=None)
-    with pytest.raises(UserError, match="--report"):
-        listen.check_listening_flags(prime=None, wav=False, report=str(tmp_path / "absent" / "report.json"))
+    primer, report_path = tmp_path / "absent.mid", tmp_path / "absent" / "report.json"
+    with pytest.raises(UserError) as error:
+        listen.check_listening_flags(prime=str(primer), wav=False, report=None)
+    assert str(error.value) == f"there is no MIDI file {primer} to prime with; give the path of a .mid file"
+    with pytest.raises(UserError) as error:
+        listen.check_listening_flags(prime=None, wav=False, report=str(report_path))
+    assert str(error.value) == f"the folder for --report {report_path} does not exist; create it or choose another path"
 
 
 @pytest.mark.skipif(listen.wav_renderer() is None, reason="fluidsynth or a General MIDI sound font is not installed")
@@ -245,12 +248,45 @@ def test_render_wav_writes_a_wav_file_beside_the_midi(tmp_path):
 # --- The piano roll -----------------------------------------------------------------
 
 
+def roll_colours(png_path: Path, points: list[tuple[float, float]], end: float, pitches: list[int]) -> np.ndarray:
+    """The RGB colour the piano roll has at each (time in quarters, MIDI pitch): (points, 3).
+
+    The roll's frame is found in the picture (its long black top and bottom
+    edges), and times and pitches are placed in it as plot.py scales them:
+    time from 0 to `end`, pitch from PITCH_MARGIN below the lowest to
+    PITCH_MARGIN above the highest of `pitches`.
+    """
+    image = matplotlib.image.imread(png_path)[..., :3]  # (rows, columns, RGB), 0 to 1
+    black = image.max(axis=2) < 0.25
+    top, bottom = np.flatnonzero(black.mean(axis=1) > 0.5)[[0, -1]]
+    left, right = np.flatnonzero(black[top])[[0, -1]]
+    lowest, highest = min(pitches) - plot.PITCH_MARGIN, max(pitches) + plot.PITCH_MARGIN
+    return np.array([image[round(bottom - (number - lowest) / (highest - lowest) * (bottom - top)),
+                           round(left + time / end * (right - left))] for time, number in points])
+
+
+def assert_roll_shows_the_melody(png_path: Path, pitch_names: list[str]) -> None:
+    """Blue in the middle of every note of a melody written by write_melody, blank at other pitches meanwhile."""
+    numbers = [pitch.Pitch(name).midi for name in pitch_names]
+    middles = [number * STEP + STEP / 2 for number in range(len(numbers))]
+    end = len(numbers) * STEP
+    on = roll_colours(png_path, list(zip(middles, numbers)), end, numbers)
+    assert (on[:, 2] - on[:, 0] > 0.2).all(), "every note should be drawn in blue where it sounds"
+    # At each note's time, the pitch of the note as far away in the list as it can be: nothing sounds there.
+    elsewhere = [(middle, numbers[-1 - index]) for index, middle in enumerate(middles)
+                 if abs(numbers[-1 - index] - numbers[index]) >= 2]
+    assert elsewhere
+    off = roll_colours(png_path, elsewhere, end, numbers)
+    assert (off.min(axis=1) > 0.85).all(), "nothing should be drawn where no note sounds"
+
+
 def test_plot_writes_a_png_of_the_documented_size_beside_the_midi(tmp_path):
     melody = write_melody(tmp_path / "melody.mid", PRIMER_NOTES)
     png_path = plot.plot_midi(melody)
     assert png_path == tmp_path / "melody.png"
     width, height = (inches * plot.PICTURE_DPI for inches in plot.FIGURE_SIZE_INCHES)
     assert matplotlib.image.imread(png_path).shape[:2] == (height, width)
+    assert_roll_shows_the_melody(png_path, PRIMER_NOTES)
 
 
 def test_louder_notes_are_drawn_darker(tmp_path):
@@ -268,7 +304,9 @@ def test_plot_module_runs_from_the_command_line(tmp_path):
                                "--output", str(tmp_path / "roll.png")],
                               cwd=PROJECT_ROOT, capture_output=True, text=True)
     assert finished.returncode == 0, finished.stderr
-    assert (tmp_path / "roll.png").is_file() and not (tmp_path / "melody.png").exists()
+    assert finished.stdout == f"wrote {tmp_path / 'roll.png'}\n"
+    assert not (tmp_path / "melody.png").exists()
+    assert_roll_shows_the_melody(tmp_path / "roll.png", PRIMER_NOTES[:4])
 
 
 # --- predict.py from end to end, with a tiny trained bundle -------------------------------
@@ -276,18 +314,7 @@ def test_plot_module_runs_from_the_command_line(tmp_path):
 # Training pieces hold these notes (midi_fixtures.TRAINING_EVENTS); the primer uses only them,
 # so its tokens are all in the vocabulary and the seed window is exactly its last 8 tokens.
 KNOWN_PRIMER = ["C4", "E4", "G4", "A4", "D4", "C4", "E4", "G4", "A4", "E4"]
-WINDOW = 8
-
-
-@pytest.fixture(scope="module")
-def tiny_bundle(training_folder, tmp_path_factory) -> Path:
-    from classical_composer.training import train
-
-    settings = Settings(preset="tiny", sequence_length=WINDOW, epochs=1, batch_size=32)
-    parse_folder(training_folder, settings.encoding(), cache_dir=default_cache_dir(), workers=1)  # train reads the cache
-    out = tmp_path_factory.mktemp("bundle")
-    train(settings, training_folder, out)
-    return out
+WINDOW = 8  # the tiny bundle's --sequence-length (conftest.TINY_BUNDLE_FLAGS)
 
 
 def test_predict_primes_plots_reports_and_sets_instrument_and_tempo(tiny_bundle, tmp_path):
@@ -357,7 +384,39 @@ def test_patience_stops_early_and_the_bundle_keeps_the_best_epoch(tmp_path):
     assert kept["val_loss"] == pytest.approx(min(losses))
 
 
-# --- --transpose: scripts/transpose_classes.py on a tiny folder ---------------------------
+# --- --transpose: the exact tokens, and scripts/transpose_classes.py on a tiny folder ----------
+
+
+def write_piece(path: Path, events: list[tuple[list[str], float]], sharps: int) -> Path:
+    """One event after another, each (pitches, quarter length), under a key signature of `sharps` sharps."""
+    right = hand("right")
+    right.insert(0, key.KeySignature(sharps))
+    offset = 0.0
+    for pitches, length in events:
+        place(right, offset, pitches, length, 80)
+        offset += length
+    return write_score(score_of(right), path)
+
+
+# A scale, then the tonic, subdominant or dominant, and tonic chords: the key is plain to hear.
+D_MAJOR = [([name], 0.5) for name in ["D4", "E4", "F#4", "G4", "A4", "B4", "C#5", "D5"]] + [
+    (["D4", "F#4", "A4"], 1.0), (["G4", "B4", "D5"], 1.0), (["A4", "C#5", "E5"], 1.0), (["D4", "F#4", "A4"], 2.0)]
+E_MINOR = [([name], 0.5) for name in ["E4", "F#4", "G4", "A4", "B4", "C5", "D#5", "E5"]] + [
+    (["E4", "G4", "B4"], 1.0), (["B3", "D#4", "F#4"], 1.0), (["E4", "G4", "B4"], 2.0)]
+
+
+@pytest.mark.parametrize("events, sharps, expected", [
+    # Down a tone (nearer than up a minor seventh).
+    (D_MAJOR, 2, ["C4", "D4", "E4", "F4", "G4", "A4", "B4", "C5",
+                  "C4.E4.G4", "F4.A4.C5", "G4.B4.D5", "C4.E4.G4"]),
+    # Up a fourth (nearer than down a fifth); the leading tone D# becomes G#.
+    (E_MINOR, 1, ["A4", "B4", "C5", "D5", "E5", "F5", "G#5", "A5",
+                  "A4.C5.E5", "E4.G#4.B4", "A4.C5.E5"]),
+], ids=["D major to C major", "E minor to A minor"])
+def test_transpose_moves_a_piece_to_c_major_or_a_minor_by_the_nearest_interval(tmp_path, events, sharps, expected):
+    piece = write_piece(tmp_path / "piece.mid", events, sharps)
+    encoding = Settings(octave_chords=True, transpose=True).encoding()  # chords with octaves show the direction
+    assert parse_midi_file(piece, encoding) == expected
 
 
 def test_transpose_classes_counts_fewer_classes_for_one_tune_in_two_keys(tmp_path, capsys):
