@@ -87,72 +87,62 @@ def test_saving_again_leaves_only_the_referenced_files(bundle_copy, model):
 # --- A bundle that does not fit: one sentence, never a traceback ------------------------------
 
 
-def assert_one_sentence(error: pytest.ExceptionInfo, *words: str) -> None:
-    message = str(error.value)
-    assert message and "\n" not in message and "Traceback" not in message
-    for word in words:
-        assert word in message
+def refusal(folder) -> str:
+    """The UserError sentence load_bundle refuses `folder` with."""
+    with pytest.raises(UserError) as error:
+        load_bundle(folder)
+    return str(error.value)
 
 
 def test_missing_folder(tmp_path):
-    with pytest.raises(UserError) as error:
-        load_bundle(tmp_path / "no_such_bundle")
-    assert_one_sentence(error, "no_such_bundle", "train.py")
+    folder = tmp_path / "no_such_bundle"
+    assert refusal(folder) == f"there is no bundle folder {folder}; train one with: python train.py --out {folder}"
 
 
 def test_missing_bundle_json(bundle_copy):
     (bundle_copy / POINTER_FILE).unlink()
-    with pytest.raises(UserError) as error:
-        load_bundle(bundle_copy)
-    assert_one_sentence(error, POINTER_FILE)
+    assert refusal(bundle_copy) == (f"{bundle_copy} has no bundle.json, so it is not a complete bundle; "
+                                    f"train one with: python train.py --out {bundle_copy}")
 
 
 def test_missing_model_file(bundle_copy):
     model_file = pointer_of(bundle_copy)["model_file"]
     (bundle_copy / model_file).unlink()
-    with pytest.raises(UserError) as error:
-        load_bundle(bundle_copy)
-    assert_one_sentence(error, model_file)
+    assert refusal(bundle_copy) == f"{bundle_copy} is incomplete: {model_file} is missing; train it again"
 
 
 def test_missing_training_tokens(bundle_copy):
-    (bundle_copy / pointer_of(bundle_copy)["training_tokens_file"]).unlink()
-    with pytest.raises(UserError) as error:
-        load_bundle(bundle_copy)
-    assert_one_sentence(error)
+    tokens_file = pointer_of(bundle_copy)["training_tokens_file"]
+    (bundle_copy / tokens_file).unlink()
+    assert refusal(bundle_copy) == f"{bundle_copy} is incomplete: {tokens_file} is missing; train it again"
 
 
 def test_newer_format_version(bundle_copy):
     rewrite_pointer(bundle_copy, format_version=FORMAT_VERSION + 1)
-    with pytest.raises(UserError) as error:
-        load_bundle(bundle_copy)
-    assert_one_sentence(error, str(FORMAT_VERSION + 1))
+    assert refusal(bundle_copy) == (
+        f"{bundle_copy} was written in bundle format {FORMAT_VERSION + 1}, but this version reads format "
+        f"{FORMAT_VERSION} and older; update classical-composer or retrain")
 
 
 def test_vocabulary_that_does_not_match_the_network(bundle_copy):
     """The original's most reported failure: 'Dimension 1 in both shapes must be equal, but are 358 and 359'."""
     rewrite_pointer(bundle_copy, vocabulary=sorted(VOCABULARY.tokens + ["A4 short"]))
-    with pytest.raises(UserError) as error:
-        load_bundle(bundle_copy)
-    assert_one_sentence(error, str(len(VOCABULARY) + 1), str(len(VOCABULARY)))
+    assert refusal(bundle_copy) == (
+        f"the vocabulary in {bundle_copy} has {len(VOCABULARY) + 1} tokens but its network predicts "
+        f"{len(VOCABULARY)} classes; the bundle's files do not belong together, so train it again")
 
 
 def test_sequence_length_that_does_not_match_the_network(bundle_copy):
     rewrite_pointer(bundle_copy, settings={**SETTINGS.as_dict(), "sequence_length": 7})
-    with pytest.raises(UserError) as error:
-        load_bundle(bundle_copy)
-    assert_one_sentence(error, "7")
+    assert refusal(bundle_copy) == (f"the network in {bundle_copy} reads windows of {SETTINGS.sequence_length} "
+                                    f"tokens but its settings say 7; train the bundle again")
 
 
 def test_unknown_setting(bundle_copy):
     rewrite_pointer(bundle_copy, settings={**SETTINGS.as_dict(), "loudness": 11})
-    with pytest.raises(UserError) as error:
-        load_bundle(bundle_copy)
-    assert_one_sentence(error, "loudness")
+    assert refusal(bundle_copy) == f"the settings in {bundle_copy} are not ones this version knows (unknown settings loudness)"
 
 
 def test_damaged_bundle_json(bundle_copy):
     (bundle_copy / POINTER_FILE).write_text("{ not json")
-    with pytest.raises(UserError) as error:
-        load_bundle(bundle_copy)
-    assert_one_sentence(error)
+    assert refusal(bundle_copy) == f"{bundle_copy / POINTER_FILE} is not readable JSON; the bundle is damaged, so train it again"
