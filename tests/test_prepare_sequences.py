@@ -137,14 +137,26 @@ def test_window_batches_feed_encode_window_of_the_rows_with_sparse_targets():
     np.testing.assert_array_equal(np.concatenate(seen_targets), all_targets)
 
 
-def test_shuffled_batches_hold_the_same_windows():
-    vocabulary = Vocabulary.of_pieces([FIRST, SECOND])
-    windows = make_windows([FIRST, SECOND], vocabulary, 2)
-    batches = WindowBatches(windows, len(vocabulary), 3, shuffle=True, seed=1)
-    pairs = set()
+def window_pairs_in_batch_order(batches) -> list:
+    """Every (network input row, target) the batches hold, in the order model.fit would see them."""
+    pairs = []
     for batch_number in range(len(batches)):
         network_input, targets = batches[batch_number]
-        pairs.update((tuple(row.ravel().tolist()), int(target)) for row, target in zip(network_input, targets))
+        pairs += [(tuple(row.ravel().tolist()), int(target)) for row, target in zip(network_input, targets)]
+    return pairs
+
+
+def test_shuffled_batches_hold_the_same_windows_in_a_new_order_each_epoch():
+    vocabulary = Vocabulary.of_pieces([FIRST, SECOND])
+    windows = make_windows([FIRST, SECOND], vocabulary, 2)  # 9 windows: 9! orders
+    in_order = window_pairs_in_batch_order(WindowBatches(windows, len(vocabulary), 3, shuffle=False))
+    batches = WindowBatches(windows, len(vocabulary), 3, shuffle=True, seed=1)
+    first_epoch = window_pairs_in_batch_order(batches)
+    batches.on_epoch_end()  # what model.fit calls between epochs
+    second_epoch = window_pairs_in_batch_order(batches)
+
     rows, targets = windows.rows(np.arange(len(windows)))
-    expected = {(tuple(row.ravel().tolist()), int(target)) for row, target in zip(encode_window(rows, len(vocabulary)), targets)}
-    assert pairs == expected
+    expected = [(tuple(row.ravel().tolist()), int(target)) for row, target in zip(encode_window(rows, len(vocabulary)), targets)]
+    assert in_order == expected
+    assert sorted(first_epoch) == sorted(second_epoch) == sorted(expected)  # the same windows, each once
+    assert first_epoch != in_order and second_epoch != first_epoch
