@@ -6,8 +6,9 @@ Out: what the original computed, the way it computed it, so that the
 
 Nothing here is used by train.py or predict.py. It is the "before" picture:
   - the network was built from Keras' own LSTM layer, which computes both
-    halves of every gate at every step (the project's WindowLSTM computes the
-    same function with the input half taken out of the time loop);
+    halves of every gate at every step (so is the project's; its optional
+    FastLSTM computes the same function with the input half taken out of the
+    time loop);
   - generation called `model.predict` on the full window for every note, with
     the training network (recurrent dropout and all);
   - parsing read every file again, one after another, on every run;
@@ -18,7 +19,7 @@ Nothing here is used by train.py or predict.py. It is the "before" picture:
 import keras
 import numpy as np
 
-from classical_composer.network import WindowLSTM, build_network
+from classical_composer.network import build_network
 from classical_composer.corpus import UnreadableMidi, parse_midi_file
 from classical_composer.settings import Settings
 
@@ -26,17 +27,8 @@ from classical_composer.settings import Settings
 
 
 def original_network(settings: Settings, vocabulary_size: int) -> keras.Model:
-    """The project's network, layer for layer, with keras.layers.LSTM where it has a WindowLSTM.
-
-    Both layers hold the same weights and compute the same function, so this
-    is the original's network as the original built it.
-    """
-
-    def with_keras_lstm(layer):
-        config = layer.get_config()
-        return keras.layers.LSTM.from_config(config) if isinstance(layer, WindowLSTM) else layer.from_config(config)
-
-    return keras.models.clone_model(build_network(settings, vocabulary_size), clone_function=with_keras_lstm)
+    """The original's network as the original built it: the project's, which is built of keras.layers.LSTM too."""
+    return build_network(settings, vocabulary_size)
 
 
 # --- Generation --------------------------------------------------------------

@@ -7,10 +7,11 @@ and checks that their figures fit together.
 
 import math
 
+import keras
 import pytest
 
 from benchmarks.ceilings import training_step_products
-from classical_composer.network import WindowLSTM, build_network
+from classical_composer.network import build_network
 from classical_composer.settings import Settings
 
 VOCABULARY_SIZE = 11
@@ -27,7 +28,7 @@ def product_flops(a_shape, b_shape, transpose_a, transpose_b) -> int:
 def test_a_training_step_runs_the_forward_products_three_times_over(preset):
     settings = Settings(preset=preset)
     model = build_network(settings, VOCABULARY_SIZE)
-    lstms = [layer for layer in model.layers if isinstance(layer, WindowLSTM)]
+    lstms = [layer for layer in model.layers if isinstance(layer, keras.layers.LSTM)]
     window_rows = settings.batch_size * settings.sequence_length
     # Forward, every LSTM multiplies each step's input by its kernel and the previous output by its recurrent kernel.
     forward = [2 * window_rows * math.prod(layer.cell.kernel.shape) for layer in lstms]
