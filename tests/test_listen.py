@@ -25,6 +25,7 @@ from classical_composer import listen, plot, report
 from classical_composer.bundle import Bundle, load_bundle
 from classical_composer.cli import UserError
 from classical_composer.corpus import default_cache_dir, parse_folder, parse_midi_file
+from classical_composer.predict import generate, probability_function, seed_windows
 from classical_composer.prepare_sequences import Vocabulary
 from classical_composer.settings import Settings
 from midi_fixtures import hand, place, score_of, write_score
@@ -248,6 +249,23 @@ def test_render_wav_writes_a_wav_file_beside_the_midi(tmp_path):
 # --- The piano roll -----------------------------------------------------------------
 
 
+def picture_and_frame(png_path: Path) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """A PNG's RGB pixels (rows, columns, 3), 0 to 1, and the top, bottom, left and right pixel of the roll's frame."""
+    image = matplotlib.image.imread(png_path)[..., :3]
+    black = image.max(axis=2) < 0.25
+    top, bottom = np.flatnonzero(black.mean(axis=1) > 0.5)[[0, -1]]  # its long black edges
+    left = np.flatnonzero(black[top])[0]
+    right = left + np.flatnonzero(~black[top, left:])[0] - 1  # where the top edge ends, before the colour bar
+    return image, (top, bottom, left, right)
+
+
+def blue_share_inside_the_frame(png_path: Path) -> float:
+    """How much of the piano roll (not its colour bar) is drawn in blue: 0 for a roll with no notes."""
+    image, (top, bottom, left, right) = picture_and_frame(png_path)
+    inside = image[top + 2 : bottom - 1, left + 2 : right - 1]
+    return float((inside[..., 2] - inside[..., 0] > 0.2).mean())
+
+
 def roll_colours(png_path: Path, points: list[tuple[float, float]], end: float, pitches: list[int]) -> np.ndarray:
     """The RGB colour the piano roll has at each (time in quarters, MIDI pitch): (points, 3).
 
@@ -256,10 +274,7 @@ def roll_colours(png_path: Path, points: list[tuple[float, float]], end: float, 
     time from 0 to `end`, pitch from PITCH_MARGIN below the lowest to
     PITCH_MARGIN above the highest of `pitches`.
     """
-    image = matplotlib.image.imread(png_path)[..., :3]  # (rows, columns, RGB), 0 to 1
-    black = image.max(axis=2) < 0.25
-    top, bottom = np.flatnonzero(black.mean(axis=1) > 0.5)[[0, -1]]
-    left, right = np.flatnonzero(black[top])[[0, -1]]
+    image, (top, bottom, left, right) = picture_and_frame(png_path)
     lowest, highest = min(pitches) - plot.PITCH_MARGIN, max(pitches) + plot.PITCH_MARGIN
     return np.array([image[round(bottom - (number - lowest) / (highest - lowest) * (bottom - top)),
                            round(left + time / end * (right - left))] for time, number in points])
@@ -337,7 +352,7 @@ def test_predict_primes_plots_reports_and_sets_instrument_and_tempo(tiny_bundle,
 
     for number in (1, 2):
         song_path = tmp_path / f"song-{number}.mid"
-        assert (tmp_path / f"song-{number}.png").is_file()
+        assert blue_share_inside_the_frame(tmp_path / f"song-{number}.png") > 0.01  # notes are drawn
         marks = converter.parse(song_path).flatten().getElementsByClass(tempo.MetronomeMark)
         assert [mark.number for mark in marks] == [90]
         midi_file = midi.MidiFile()
@@ -349,13 +364,24 @@ def test_predict_primes_plots_reports_and_sets_instrument_and_tempo(tiny_bundle,
         assert programs == {VIOLIN_PROGRAM}
 
 
-def test_sampling_table_has_a_row_per_sampling(tiny_bundle, capsys):
+def test_sampling_table_has_a_row_per_sampling_with_its_figures(tiny_bundle, capsys):
     load_script("sampling_table").main(["--weights", str(tiny_bundle), "--num-notes", "30", "--seed", "1"])
     printed = capsys.readouterr().out
     rows = [line for line in printed.splitlines() if line.startswith("| ") and "sampling" not in line]
     assert [row.split(" | ")[0] for row in rows] == [
         "| argmax (--top-k 1)", "| top-7 (--top-k 7)", "| whole distribution (--top-k 0)"]
     assert all(len(row.split("|")) == 9 for row in rows)  # seven figures per row
+
+    # Each row is its own sampling: from the seed window --seed picks, with a generator seeded by --seed.
+    bundle = load_bundle(tiny_bundle)
+    size = len(bundle.vocabulary)
+    start = seed_windows(bundle.training_pieces, WINDOW, 1, np.random.default_rng(1))
+    probabilities_of = probability_function(bundle.model, bundle.settings, size)
+    for row, top_k in zip(rows, (1, 7, 0)):
+        song = bundle.vocabulary.decode(generate(probabilities_of, start, 30, size, top_k=top_k,
+                                                 random=np.random.default_rng(1))[0])
+        distinct, longest = [cell.strip() for cell in row.split("|")[2:4]]
+        assert (distinct, longest) == (str(len(set(song))), str(report.longest_run(song)[0])), row
 
 
 # --- train.py --patience -------------------------------------------------------------
