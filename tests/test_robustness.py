@@ -35,7 +35,7 @@ from classical_composer.corpus import MAX_REASON_CHARACTERS, Piece, UnreadableMi
 from classical_composer.predict import write_midi
 from classical_composer.prepare_sequences import Vocabulary, make_windows
 from classical_composer.settings import Settings
-from classical_composer.training import training_batches
+from classical_composer.training import TRAINING_PICTURE, training_batches
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 FAITHFUL = Settings().encoding()
@@ -291,10 +291,10 @@ def test_resume_continues_after_the_last_finished_epoch(killed_run, mixed_folder
     monitor = load_bundle(out).training["monitor"]
     assert state["best"] == min(state["history"][monitor])  # the best value of all epochs, not only the new one
 
-    # Whatever the kill left half-written is gone: only what the two pointers name remains.
+    # Whatever the kill left half-written is gone: only what the two pointers name remains, and the losses' picture.
     pointers = [json.loads((out / name).read_text()) for name in (POINTER_FILE, RESUME_FILE)]
     named = {value for pointer in pointers for key, value in pointer.items() if key.endswith("_file")}
-    assert sorted(path.name for path in out.iterdir()) == sorted(named | {POINTER_FILE, RESUME_FILE})
+    assert sorted(path.name for path in out.iterdir()) == sorted(named | {POINTER_FILE, RESUME_FILE, TRAINING_PICTURE})
 
 
 def window_orders(batches, first_epoch: int, epochs: int) -> list:
