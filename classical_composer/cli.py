@@ -15,7 +15,9 @@ class HelpWithDefaults(argparse.HelpFormatter):
     """Ends each flag's help with its default, except for switches and flags with no default."""
 
     def _get_help_string(self, action):
-        if action.default in (None, False, argparse.SUPPRESS) or not action.option_strings:
+        # `is`, not `in`: a default of 0 equals False, yet is worth printing.
+        if action.default is None or action.default is False or action.default == argparse.SUPPRESS \
+                or not action.option_strings:
             return action.help
         return f"{action.help} (default: %(default)s)"
 

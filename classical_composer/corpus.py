@@ -177,7 +177,14 @@ def cached_outcome(cache_file: Path) -> tuple | None:
         entry = json.loads(cache_file.read_text())
     except (OSError, ValueError):
         return None
-    return tuple(entry) if isinstance(entry, list) and len(entry) == 2 else None
+    if not (isinstance(entry, list) and len(entry) == 2):
+        return None
+    token_list, reason = entry
+    if isinstance(token_list, list) and all(isinstance(token, str) for token in token_list) and reason is None:
+        return token_list, None
+    if token_list is None and isinstance(reason, str):
+        return None, reason
+    return None  # the right shape, but not a cache entry's contents: parse again
 
 
 def _store_in_cache(cache_dir: Path, entries: dict) -> None:

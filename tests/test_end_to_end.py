@@ -155,14 +155,7 @@ def train_help() -> dict[str, str]:
     return help_of_each_flag(run_script("train.py", "--help").stdout)
 
 
-def setting_case(field: dataclasses.Field):
-    is_zero = field.default == 0 and not isinstance(field.default, bool)
-    # HelpWithDefaults leaves out a default that equals False, and 0 == False in Python.
-    known_bug = pytest.mark.xfail(strict=True, reason="cli.HelpWithDefaults does not print a default of 0")
-    return pytest.param(field, id=field.name, marks=[known_bug] if is_zero else [])
-
-
-@pytest.mark.parametrize("field", [setting_case(field) for field in dataclasses.fields(Settings)])
+@pytest.mark.parametrize("field", dataclasses.fields(Settings), ids=lambda field: field.name)
 def test_every_setting_is_a_train_flag_with_the_settings_default(field, train_help):
     """The default a user reads in --help is the Settings field's: the original's, written once."""
     flag = "--" + field.name.replace("_", "-")
