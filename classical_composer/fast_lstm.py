@@ -17,8 +17,8 @@ one layer class takes the other's weights with `set_weights(get_weights())`.
 `with_fast_lstms` and `with_stock_lstms` copy a whole model either way.
 
 The textbook network stays built of keras.layers.LSTM; this layer is the
-optional fast path, written with Keras' public API only. Its timings against
-keras.layers.LSTM are in benchmarks/fast_lstm_timing.py.
+optional fast path, written with Keras' public API only. Where it pays, as
+measured by benchmarks/fast_lstm_timing.py: docs/fast_lstm.md.
 """
 
 import keras
@@ -116,19 +116,29 @@ class FastLSTM(layers.Layer):
             output = ops.sigmoid(output_gate) * ops.tanh(cell)
             return output, cell
 
-        zero = ops.zeros((batch_size, self.units), "float32")
-        last_output, outputs = self.time_loop(step, (zero, zero), gate_inputs)  # outputs: (time, batch, units)
+        zero = ops.zeros((batch_size, self.units), "float32")  # output and cell before the first step
+        # last_output: (batch, units); outputs: (time, batch, units)
+        last_output, outputs = self.time_loop(step, (zero, zero), gate_inputs, training)
         if self.return_sequences:
             return ops.cast(ops.transpose(outputs, (1, 0, 2)), product_dtype)  # (batch, time, units)
         return ops.cast(last_output, product_dtype)  # (batch, units)
 
-    def time_loop(self, step, state, gate_inputs):
-        """Runs `step` over the first axis of `gate_inputs`; returns the last output and every step's, stacked.
+    def time_loop(self, step, state, gate_inputs, training=False):
+        """Runs `step` along the first axis of `gate_inputs`; returns the last output and every step's, stacked.
 
-        keras.ops.scan, because on TensorFlow its gradient costs what the
-        steps cost, where a loop that indexes the window at each step pays
-        for a window-sized gradient at each step (see benchmarks/fast_lstm_timing.py).
+        In training, with a known window length, the loop is unrolled: one
+        copy of the step per time step, which TensorFlow's graph runs with
+        less work per step than a loop, at the price of a slower first step.
+        Otherwise keras.ops.scan, which XLA (predict.py compiles the network
+        with it) runs faster than an unrolled window and compiles far sooner.
         """
+        if training and gate_inputs.shape[0] is not None:
+            outputs = []
+            # unstack rather than gate_inputs[time]: the gradient of each index would be window-sized.
+            for gate_input in ops.unstack(gate_inputs, axis=0):
+                state = step(state, gate_input)
+                outputs.append(state[0])
+            return state[0], ops.stack(outputs)
 
         def scan_step(state, gate_input):
             state = step(state, gate_input)
@@ -146,7 +156,9 @@ class FastLSTM(layers.Layer):
 
 # --- Whole models, one layer class or the other -------------------------------------
 
-# keras.layers.LSTM settings FastLSTM does not have, with the value at which it computes what they compute.
+# keras.layers.LSTM settings FastLSTM does not take, each with the value it must have for the two
+# to compute the same function. Initializers and `unroll` are not here: they change where a new
+# layer starts and how fast it runs, not what it computes.
 STOCK_ONLY_SETTINGS = {
     "activation": "tanh", "recurrent_activation": "sigmoid", "use_bias": True, "dropout": 0.0,
     "return_state": False, "go_backwards": False, "stateful": False,
@@ -163,13 +175,13 @@ def fast_lstm_like(lstm: layers.LSTM) -> FastLSTM:
         raise ValueError(f"LSTM '{lstm.name}' sets {', '.join(differing)}, which FastLSTM does not have; "
                          "keep keras.layers.LSTM for it")
     return FastLSTM(lstm.units, return_sequences=lstm.return_sequences, recurrent_dropout=lstm.recurrent_dropout,
-                    seed=config["seed"], dtype=lstm.dtype_policy, name=lstm.name)
+                    seed=config["seed"], dtype=lstm.dtype_policy, trainable=lstm.trainable, name=lstm.name)
 
 
 def stock_lstm_like(fast: FastLSTM) -> layers.LSTM:
     """A keras.layers.LSTM with the settings of a FastLSTM (not its weights)."""
     return layers.LSTM(fast.units, return_sequences=fast.return_sequences, recurrent_dropout=fast.recurrent_dropout,
-                       seed=fast.seed, dtype=fast.dtype_policy, name=fast.name)
+                       seed=fast.seed, dtype=fast.dtype_policy, trainable=fast.trainable, name=fast.name)
 
 
 def with_layers_replaced(model: keras.Model, replaced_class, replacement) -> keras.Model:
