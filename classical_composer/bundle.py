@@ -34,6 +34,7 @@ import numpy as np
 
 from classical_composer.atomic import replaced_atomically
 from classical_composer.cli import UserError
+from classical_composer.fast_lstm import with_stock_lstms
 from classical_composer.prepare_sequences import Vocabulary
 from classical_composer.settings import PRESETS, Settings
 
@@ -70,9 +71,17 @@ def write_json_atomically(path: Path, content: dict) -> None:
         os.fsync(handle.fileno())
 
 
-def save_model_file(folder: Path, model: keras.Model, prefix: str = "model") -> str:
-    """Save a model under a name no pointer uses yet; return that name."""
+def save_model_file(folder: Path, model: keras.Model, prefix: str = "model", with_optimizer: bool = True) -> str:
+    """Save a model under a name no pointer uses yet; return that name.
+
+    with_optimizer=False saves the network alone, built of stock Keras layers
+    (keras.layers.LSTM for FastLSTM), so that it loads in any Keras without
+    this project; predict never reads the optimizer's state, which for Adam
+    is twice the size of the weights.
+    """
     name = f"{prefix}-{uuid.uuid4().hex[:12]}.keras"
+    if not with_optimizer:
+        model = with_stock_lstms(model)  # a copy with the same weights, not compiled
     model.save(folder / name)
     return name
 
@@ -103,7 +112,7 @@ def save_bundle(folder: Path, settings: Settings, vocabulary: Vocabulary, model:
         "format_version": FORMAT_VERSION,
         "settings": settings.as_dict(),
         "vocabulary": vocabulary.tokens,
-        "model_file": save_model_file(folder, model),
+        "model_file": save_model_file(folder, model, with_optimizer=False),
         "training_tokens_file": save_token_file(folder, training_pieces, "training_tokens"),
         "training": training,
     }

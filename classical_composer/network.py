@@ -24,13 +24,16 @@ The input is one of three (see prepare_sequences.encode_window):
     --token-parts    the same, plus the sum of the vectors of the token's parts
 
 Every layer is a stock Keras layer, so a saved model loads in any Keras 3
-without this project's code.
+without this project's code. `fast_lstm=True` swaps in FastLSTM
+(fast_lstm.py), which computes the same function faster on a CPU; training
+and generation use it, and bundles are saved with keras.layers.LSTM.
 """
 
 import keras
 import numpy as np
 from keras import layers
 
+from classical_composer.fast_lstm import FastLSTM
 from classical_composer.settings import OPTIMIZERS, Settings
 
 # --- Input: what the network reads at each step ------------------------------------
@@ -80,10 +83,12 @@ def token_scores(x, settings: Settings, vocabulary_size: int, part_count: int, d
 # --- The network ---------------------------------------------------------------------
 
 
-def build_network(settings: Settings, vocabulary_size: int, part_matrix: np.ndarray | None = None) -> keras.Model:
+def build_network(settings: Settings, vocabulary_size: int, part_matrix: np.ndarray | None = None,
+                  fast_lstm: bool = False) -> keras.Model:
     """The original network, sized by the preset, reading its input as the settings say.
 
     part_matrix: (vocabulary, parts) from token_parts.py; needed with --token-parts only.
+    fast_lstm:   build the LSTMs as FastLSTM, the same function and weights, faster to train.
     """
     if settings.token_parts and part_matrix is None:
         raise ValueError("a network with token parts needs the token-to-parts matrix")
@@ -94,9 +99,10 @@ def build_network(settings: Settings, vocabulary_size: int, part_matrix: np.ndar
     dtype_policy = "mixed_bfloat16" if settings.mixed_precision else "float32"
 
     inputs, x = token_input(settings, vocabulary_size, part_count, dtype_policy)
+    lstm_class = FastLSTM if fast_lstm else layers.LSTM
     for layer_number in range(size.lstm_layers):
         is_last = layer_number == size.lstm_layers - 1
-        x = layers.LSTM(
+        x = lstm_class(
             size.lstm_units,
             # With --every-step the last LSTM too returns every step, and the
             # layers after it act on each step alone.
@@ -141,18 +147,19 @@ def last_step(model: keras.Model) -> keras.Model:
 
 
 def inference_copy(model: keras.Model) -> keras.Model:
-    """The same network without recurrent dropout, holding the trained model's weights: (batch, vocabulary).
+    """The same network for generation: (batch, vocabulary), without recurrent dropout, on FastLSTM.
 
     Dropout does nothing when not training, so this copy computes the same
-    function as the trained model, and Keras can run it as one fused graph.
+    function as the trained model; FastLSTM computes it faster, and Keras can
+    run the copy as one fused graph.
     """
 
-    def without_recurrent_dropout(layer):
-        config = layer.get_config()
-        if isinstance(layer, layers.LSTM):
-            config["recurrent_dropout"] = 0.0
-        return layer.__class__.from_config(config)
+    def fast_without_recurrent_dropout(layer):
+        if isinstance(layer, (layers.LSTM, FastLSTM)):
+            return FastLSTM(layer.units, return_sequences=layer.return_sequences, dtype=layer.dtype_policy,
+                            name=layer.name)
+        return layer.__class__.from_config(layer.get_config())
 
-    copy = keras.models.clone_model(model, clone_function=without_recurrent_dropout)
+    copy = keras.models.clone_model(model, clone_function=fast_without_recurrent_dropout)
     copy.set_weights(model.get_weights())
     return last_step(copy)

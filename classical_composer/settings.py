@@ -38,7 +38,7 @@ PRESETS = {
 
 
 # The optimizers train.py offers, by name: Keras' own classes.
-OPTIMIZERS = {"rmsprop": "RMSprop", "adam": "Adam"}
+OPTIMIZERS = {"rmsprop": "RMSprop", "adam": "Adam", "adamw": "AdamW"}
 
 
 @dataclass(frozen=True)

@@ -156,7 +156,8 @@ def check_out_folder(out: Path) -> None:
 def training_batches(windows, vocabulary_size: int, settings: Settings, first_epoch: int = 0) -> WindowBatches:
     """Shuffled training batches; resumed at `first_epoch`, they come in the order an uninterrupted run's would."""
     batches = WindowBatches(windows, vocabulary_size, settings.batch_size, shuffle=True, seed=settings.seed,
-                            reads_token_indices=settings.reads_token_indices, every_step=settings.every_step)
+                            reads_token_indices=settings.reads_token_indices, every_step=settings.every_step,
+                            stride=settings.sequence_length if settings.every_step else 1)
     for _ in range(first_epoch):  # Keras shuffles them once more after every epoch
         batches.on_epoch_end()
     return batches
@@ -222,7 +223,7 @@ def train(settings: Settings, midi_dir: Path, out: Path, resume: bool = False, c
         print(f"resuming after epoch {first_epoch} of {settings.epochs}")
     else:
         part_matrix = token_parts(vocabulary.tokens).matrix if settings.token_parts else None
-        model = build_network(settings, len(vocabulary), part_matrix)
+        model = build_network(settings, len(vocabulary), part_matrix, fast_lstm=True)
     print(f"network: preset {settings.preset}, {model.count_params():,} parameters")
 
     # --- Training --------------------------------------------------------------

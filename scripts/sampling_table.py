@@ -51,7 +51,8 @@ def sampling_reports(bundle, num_notes: int, seed: int) -> list[tuple[str, dict]
     rows = []
     for label, top_k in SAMPLINGS:
         composed = generate(probabilities_of, start, num_notes, vocabulary_size, top_k=top_k,
-                            random=np.random.default_rng(seed))[0]  # (num_notes,)
+                            random=np.random.default_rng(seed),
+                            reads_token_indices=bundle.settings.reads_token_indices)[0]  # (num_notes,)
         rows.append((label, generation_report(composed, bundle.vocabulary.tokens, bundle.training_pieces)))
     return rows
 

@@ -71,6 +71,19 @@ def test_the_bundles_record_how_they_read_tokens(embedding_bundle, parts_bundle)
     assert parts.model.get_layer("parts_to_tokens").trainable is False
 
 
+def test_a_trained_bundle_loads_in_plain_keras_without_this_project(parts_bundle):
+    out, _ = parts_bundle
+    model_file = out / json.loads((out / POINTER_FILE).read_text())["model_file"]
+    script = ("import sys, keras\n"
+              "model = keras.saving.load_model(sys.argv[1])\n"
+              "assert not any(name.startswith('classical_composer') for name in sys.modules)\n"
+              "print(sorted({type(layer).__name__ for layer in model.layers if 'lstm' in layer.name}))\n")
+    result = subprocess.run([sys.executable, "-c", script, str(model_file)], capture_output=True, text=True,
+                            cwd=out, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "['LSTM']"
+
+
 def test_training_ends_with_the_comparison_and_keeps_it(parts_bundle):
     out, printed = parts_bundle
     for name in ("uniform", "unigram", "bigram", "trigram", "network"):
@@ -161,3 +174,19 @@ def test_an_every_step_bundle_scores_the_same_targets_and_composes(training_fold
     succeeds("predict.py", "--weights", out, "--top-k", "7", "--seed", "1", "--num-notes", "20", "--output", output,
              cache=cache)
     assert output.stat().st_size > 0
+
+
+def test_every_step_training_takes_every_sequence_length_th_window_from_a_new_first_one_each_epoch():
+    from classical_composer.prepare_sequences import WindowBatches, windows_of_indices
+
+    windows = windows_of_indices([np.arange(100)], sequence_length=4)  # 96 windows
+    batches = WindowBatches(windows, 100, batch_size=64, shuffle=True, seed=3, reads_token_indices=True,
+                            every_step=True, stride=4)
+    firsts = set()
+    for _ in range(6):
+        (network_input, targets), = [batches[number] for number in range(len(batches))]
+        starts = np.sort(network_input[:, 0])
+        assert len(starts) == 24 and set(np.diff(starts)) == {4}  # each token a target once per epoch
+        firsts.add(int(starts[0]))
+        batches.on_epoch_end()
+    assert len(firsts) > 1  # the chunks do not always begin at the same token

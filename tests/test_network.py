@@ -8,6 +8,7 @@ import keras
 import numpy as np
 import pytest
 
+from classical_composer.fast_lstm import FastLSTM
 from classical_composer.network import build_network, inference_copy
 from classical_composer.settings import PRESETS, Settings
 from classical_composer.token_parts import token_parts
@@ -73,7 +74,9 @@ def test_inference_copy_has_no_recurrent_dropout_and_computes_the_same():
     random = np.random.default_rng(1)
     model.set_weights([weight + random.uniform(0, 0.1, weight.shape).astype(weight.dtype) for weight in model.get_weights()])
     copy = inference_copy(model)
-    assert all(layer.get_config()["recurrent_dropout"] == 0.0 for layer in copy.layers if isinstance(layer, keras.layers.LSTM))
+    recurrent = [layer for layer in copy.layers if "lstm" in layer.name]
+    assert len(recurrent) == settings.network_size.lstm_layers
+    assert all(isinstance(layer, FastLSTM) and layer.recurrent_dropout == 0.0 for layer in recurrent)
 
     network_input = np.random.default_rng(2).random((5, SEQUENCE_LENGTH, 1), dtype=np.float32)
     expected = keras.ops.convert_to_numpy(model(network_input, training=False))
