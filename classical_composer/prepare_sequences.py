@@ -149,16 +149,10 @@ class WindowBatches(keras.utils.PyDataset):
     it, (batch, time), as char-rnn trains; score_last_step then weighs only
     the last step's loss, so that the validation loss scores the same targets
     as without --every-step: the token after each window.
-
-    stride: use only every stride-th window, from a first one drawn anew each
-    epoch. With every_step and a stride of sequence_length, an epoch makes
-    each token a target about once, as char-rnn's chunks of text do; with
-    every window, it would make each token a target sequence_length times.
     """
 
     def __init__(self, windows: Windows, vocabulary_size: int, batch_size: int, shuffle: bool, seed: int = 0,
-                 reads_token_indices: bool = False, every_step: bool = False, score_last_step: bool = False,
-                 stride: int = 1):
+                 reads_token_indices: bool = False, every_step: bool = False, score_last_step: bool = False):
         super().__init__()
         self.windows = windows
         self.vocabulary_size = vocabulary_size
@@ -166,13 +160,12 @@ class WindowBatches(keras.utils.PyDataset):
         self.every_step, self.score_last_step = every_step, score_last_step
         self.batch_size = batch_size
         self.shuffle = shuffle
-        self.stride = stride
         self.random = np.random.default_rng(seed)
-        self.order = np.arange(0, len(windows), stride)
+        self.order = np.arange(len(windows))
         self.on_epoch_end()
 
     def __len__(self) -> int:
-        return -(-len(self.order) // self.batch_size)  # the last batch may be smaller
+        return -(-len(self.windows) // self.batch_size)  # the last batch may be smaller
 
     def __getitem__(self, batch_number: int):
         window_numbers = self.order[batch_number * self.batch_size : (batch_number + 1) * self.batch_size]
@@ -185,9 +178,5 @@ class WindowBatches(keras.utils.PyDataset):
         return network_input, targets.astype(np.int32)
 
     def on_epoch_end(self) -> None:
-        if self.stride > 1:  # the same number of windows every epoch, starting somewhere else
-            count = max(1, len(self.windows) // self.stride)
-            first = self.random.integers(min(self.stride, len(self.windows) - self.stride * (count - 1)))
-            self.order = first + self.stride * np.arange(count)
         if self.shuffle:
             self.random.shuffle(self.order)

@@ -156,8 +156,7 @@ def check_out_folder(out: Path) -> None:
 def training_batches(windows, vocabulary_size: int, settings: Settings, first_epoch: int = 0) -> WindowBatches:
     """Shuffled training batches; resumed at `first_epoch`, they come in the order an uninterrupted run's would."""
     batches = WindowBatches(windows, vocabulary_size, settings.batch_size, shuffle=True, seed=settings.seed,
-                            reads_token_indices=settings.reads_token_indices, every_step=settings.every_step,
-                            stride=settings.sequence_length if settings.every_step else 1)
+                            reads_token_indices=settings.reads_token_indices, every_step=settings.every_step)
     for _ in range(first_epoch):  # Keras shuffles them once more after every epoch
         batches.on_epoch_end()
     return batches

@@ -175,18 +175,3 @@ def test_an_every_step_bundle_scores_the_same_targets_and_composes(training_fold
              cache=cache)
     assert output.stat().st_size > 0
 
-
-def test_every_step_training_takes_every_sequence_length_th_window_from_a_new_first_one_each_epoch():
-    from classical_composer.prepare_sequences import WindowBatches, windows_of_indices
-
-    windows = windows_of_indices([np.arange(100)], sequence_length=4)  # 96 windows
-    batches = WindowBatches(windows, 100, batch_size=64, shuffle=True, seed=3, reads_token_indices=True,
-                            every_step=True, stride=4)
-    firsts = set()
-    for _ in range(6):
-        (network_input, targets), = [batches[number] for number in range(len(batches))]
-        starts = np.sort(network_input[:, 0])
-        assert len(starts) == 24 and set(np.diff(starts)) == {4}  # each token a target once per epoch
-        firsts.add(int(starts[0]))
-        batches.on_epoch_end()
-    assert len(firsts) > 1  # the chunks do not always begin at the same token
