@@ -184,7 +184,7 @@ def training_step_seconds(settings) -> dict:
     def batches():
         return {"x": WindowBatches(windows, TRAIN_VOCABULARY, settings.batch_size, shuffle=True)}
 
-    contenders = {"float32": (build_network(settings, TRAIN_VOCABULARY), batches),
+    contenders = {"float32": (build_network(settings, TRAIN_VOCABULARY, fast_lstm=True), batches),
                   "bfloat16": (mixed_precision_network(settings), batches)}
     return {name: median(timer.seconds) for name, timer in timed_fits(contenders, TRAIN_ROUNDS).items()}
 
@@ -194,7 +194,7 @@ def mixed_precision_ceiling(settings) -> dict:
     products = {dtype: sum(count * product_seconds(dtype, *shapes_and_transposes)
                            for count, *shapes_and_transposes in training_step_products(settings))
                 for dtype in ("float32", "bfloat16")}
-    # Under mixed precision WindowLSTM keeps its gates and state in float32: at every step of
+    # Under mixed precision FastLSTM keeps its gates and state in float32: at every step of
     # every LSTM the state goes to bfloat16 for the product and the products come back, and
     # backward their gradients make the same two trips.
     size = settings.network_size

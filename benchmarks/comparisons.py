@@ -331,13 +331,8 @@ def random_training_windows(settings: Settings, steps: int, random) -> tuple[np.
 
 
 def mixed_precision_network(settings: Settings) -> keras.Model:
-    """The network with --mixed-precision, built as train.py builds it."""
-    # The global policy too, as train.py sets it, so that every layer computes in bfloat16.
-    keras.mixed_precision.set_dtype_policy("mixed_bfloat16")
-    try:
-        return build_network(dataclasses.replace(settings, mixed_precision=True), TRAIN_VOCABULARY)
-    finally:
-        keras.mixed_precision.set_dtype_policy("float32")
+    """The network with --mixed-precision, built as train.py builds it (each layer is given its dtype policy)."""
+    return build_network(dataclasses.replace(settings, mixed_precision=True), TRAIN_VOCABULARY, fast_lstm=True)
 
 
 def training_contenders(preset: str, steps: int, random, with_mixed_precision: bool) -> dict:
@@ -355,10 +350,10 @@ def training_contenders(preset: str, steps: int, random, with_mixed_precision: b
 
     contenders = {
         "original way": (compile_original_way(original_network(settings, TRAIN_VOCABULARY)), original_batches),
-        "ours": (build_network(settings, TRAIN_VOCABULARY), our_batches),
+        "ours": (build_network(settings, TRAIN_VOCABULARY, fast_lstm=True), our_batches),
         # Our network fed the original way: what the feeding alone changes.
-        "our network, original feeding": (compile_original_way(build_network(settings, TRAIN_VOCABULARY)),
-                                          original_batches),
+        "our network, original feeding": (
+            compile_original_way(build_network(settings, TRAIN_VOCABULARY, fast_lstm=True)), original_batches),
     }
     if with_mixed_precision:
         contenders["ours, --mixed-precision"] = (mixed_precision_network(settings), our_batches)
@@ -437,7 +432,7 @@ def compare_train(plan: Plan, random, cpu_has_bf16) -> dict:
         f"CPU has bfloat16 instructions: {bf16_words}",
         [
             row("faithful, original way (keras LSTM, float64 + one-hot)", faithful, "original way"),
-            row("faithful, ours (WindowLSTM, int windows, sparse)", faithful, "ours",
+            row("faithful, ours (FastLSTM, int windows, sparse)", faithful, "ours",
                 verdict("train", "ratio", figures["ratio"]) + f" (is {figures['ratio']:.2f}x; "
                 f"{figures['ours_cpu_ratio']:.2f}x in CPU)"),
             row("faithful, our network fed the original way", faithful, "our network, original feeding",

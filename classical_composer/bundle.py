@@ -81,7 +81,8 @@ def save_model_file(folder: Path, model: keras.Model, prefix: str = "model", wit
     """
     name = f"{prefix}-{uuid.uuid4().hex[:12]}.keras"
     if not with_optimizer:
-        model = with_stock_lstms(model)  # a copy with the same weights, not compiled
+        stock = with_stock_lstms(model)  # a copy with the same weights (compiled, as clones are)
+        model = keras.Model(stock.input, stock.output, name=stock.name)  # its layers alone, not compiled
     model.save(folder / name)
     return name
 
