@@ -103,6 +103,11 @@ def plot_training(history: dict, count_figures: dict, png_path: Path) -> None:
         if history.get(key):
             epochs = range(1, len(history[key]) + 1)
             axes.plot(epochs, history[key], marker="." if len(history[key]) < 30 else None, label=label)
+    if history.get("val_loss"):
+        best = min(range(len(history["val_loss"])), key=history["val_loss"].__getitem__)
+        axes.plot(best + 1, history["val_loss"][best], "o", markersize=9, fillstyle="none", color="black",
+                  label=f"kept in the bundle: epoch {best + 1}, {history['val_loss'][best]:.2f}")
+    axes.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))  # epochs are whole
     for name, style in COUNT_MODEL_LINES.items():
         if name in count_figures:
             nats = count_figures[name]["nats"]
