@@ -30,7 +30,7 @@ from classical_composer.bundle import (
 from classical_composer.cli import UserError
 from classical_composer.corpus import parse_folder
 from classical_composer.evaluate import count_model_figures, evaluate, format_comparison
-from classical_composer.network import build_network
+from classical_composer.network import build_network, fast_lstm_pays
 from classical_composer.plot import plot_training
 from classical_composer.prepare_sequences import Vocabulary, WindowBatches, Windows, make_windows, split_by_file
 from classical_composer.settings import Settings
@@ -222,7 +222,7 @@ def train(settings: Settings, midi_dir: Path, out: Path, resume: bool = False, c
         print(f"resuming after epoch {first_epoch} of {settings.epochs}")
     else:
         part_matrix = token_parts(vocabulary.tokens).matrix if settings.token_parts else None
-        model = build_network(settings, len(vocabulary), part_matrix, fast_lstm=True)
+        model = build_network(settings, len(vocabulary), part_matrix, fast_lstm=fast_lstm_pays())
     print(f"network: preset {settings.preset}, {model.count_params():,} parameters")
 
     # --- Training --------------------------------------------------------------
