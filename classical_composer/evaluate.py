@@ -19,7 +19,6 @@ train.py prints the same table at the end of training.
 """
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
