@@ -1,8 +1,8 @@
 """The scripts as a user runs them: train.py writes a bundle, predict.py composes from it alone.
 
-train.py always runs as its own process. predict.py runs so once per bundle;
-its further runs call its main() in this process, which has TensorFlow loaded
-already, to keep the suite quick.
+train.py runs as its own process for conftest's tiny bundle, predict.py once
+below; their other runs call main() in this process (script_runs.py), which
+has TensorFlow loaded already, to keep the suite quick.
 """
 
 import argparse
@@ -20,6 +20,7 @@ import train as train_script
 from classical_composer.bundle import load_bundle
 from classical_composer.corpus import parse_folder, parse_midi_file
 from classical_composer.settings import Settings
+from script_runs import succeeds
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 QUICK_TRAINING = ["--preset", "tiny", "--epochs", "1", "--sequence-length", "8"]
@@ -62,7 +63,7 @@ def parsed_training_folder(training_folder) -> Path:
 @pytest.fixture(scope="module")
 def all_flags_bundle(tmp_path_factory, parsed_training_folder) -> Path:
     out = tmp_path_factory.mktemp("all_flags_bundle")
-    run_script("train.py", *QUICK_TRAINING, *ALL_FLAGS, "--midi-dir", parsed_training_folder, "--out", out)
+    succeeds(train_script, *QUICK_TRAINING, *ALL_FLAGS, "--midi-dir", parsed_training_folder, "--out", out)
     return out
 
 
@@ -116,7 +117,8 @@ def test_a_faithful_run_works(tmp_path, tiny_bundle, monkeypatch):
 
 def test_mixed_precision_trains_a_bundle_that_composes(tmp_path, parsed_training_folder, monkeypatch):
     out, output = tmp_path / "mixed_bundle", tmp_path / "mixed.mid"
-    run_script("train.py", *QUICK_TRAINING, "--mixed-precision", "--midi-dir", parsed_training_folder, "--out", out)
+    succeeds(train_script, *QUICK_TRAINING, "--mixed-precision", "--midi-dir", parsed_training_folder, "--out", out)
+    assert keras.config.dtype_policy().name == "float32"  # the run leaves no global policy behind
 
     bundle = load_bundle(out)
     assert bundle.settings == Settings(preset="tiny", epochs=1, sequence_length=8, mixed_precision=True)
@@ -152,7 +154,7 @@ def help_of_each_flag(help_text: str) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def train_help() -> dict[str, str]:
-    return help_of_each_flag(run_script("train.py", "--help").stdout)
+    return help_of_each_flag(succeeds(train_script, "--help"))
 
 
 @pytest.mark.parametrize("field", dataclasses.fields(Settings), ids=lambda field: field.name)

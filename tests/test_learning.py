@@ -1,4 +1,8 @@
-"""--embedding and --token-parts from train.py to predict.py, and the evaluation against the count models."""
+"""--embedding and --token-parts from train.py to predict.py, and the evaluation against the count models.
+
+The scripts run in this process (script_runs.py); conftest's tiny bundle and
+test_end_to_end.py prove the same scripts as separate processes.
+"""
 
 import json
 import os
@@ -9,54 +13,50 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import predict as predict_script
+import train as train_script
+from classical_composer import evaluate as evaluate_script
 from classical_composer.bundle import POINTER_FILE, load_bundle
+from classical_composer.corpus import parse_folder
+from classical_composer.settings import Settings
+from script_runs import run_main, succeeds
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 QUICK_TRAINING = ["--preset", "tiny", "--epochs", "1", "--sequence-length", "8"]
 ALL_FEATURES = ["--rests", "--octave-chords", "--durations", "--velocities"]
 
 
-def run_command(*arguments, cache: Path) -> subprocess.CompletedProcess:
-    environment = {**os.environ, "CLASSICAL_COMPOSER_CACHE": str(cache), "TF_CPP_MIN_LOG_LEVEL": "2"}
-    return subprocess.run([sys.executable, *map(str, arguments)], cwd=PROJECT_ROOT, env=environment,
-                          capture_output=True, text=True, timeout=300)
-
-
-def succeeds(*arguments, cache: Path) -> subprocess.CompletedProcess:
-    result = run_command(*arguments, cache=cache)
-    assert result.returncode == 0, f"{arguments} failed:\n{result.stdout}\n{result.stderr}"
-    return result
+@pytest.fixture(scope="module")
+def parsed_folder(training_folder) -> Path:
+    """The training folder in the parse cache, in both encodings used here, so that train.py starts no pool."""
+    for settings in (Settings(), Settings(rests=True, octave_chords=True, durations=True, velocities=True)):
+        parse_folder(training_folder, settings.encoding(), workers=1)
+    return training_folder
 
 
 @pytest.fixture(scope="module")
-def cache(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("parse_cache")
-
-
-@pytest.fixture(scope="module")
-def parts_bundle(tmp_path_factory, training_folder, cache) -> tuple[Path, str]:
+def parts_bundle(tmp_path_factory, parsed_folder) -> tuple[Path, str]:
     out = tmp_path_factory.mktemp("parts_bundle")
-    result = succeeds("train.py", *QUICK_TRAINING, *ALL_FEATURES, "--embedding", "8", "--token-parts",
-                      "--midi-dir", training_folder, "--out", out, cache=cache)
-    return out, result.stdout
+    printed = succeeds(train_script, *QUICK_TRAINING, *ALL_FEATURES, "--embedding", "8", "--token-parts",
+                       "--midi-dir", parsed_folder, "--out", out)
+    return out, printed
 
 
 @pytest.fixture(scope="module")
-def embedding_bundle(tmp_path_factory, training_folder, cache) -> Path:
+def embedding_bundle(tmp_path_factory, parsed_folder) -> Path:
     out = tmp_path_factory.mktemp("embedding_bundle")
-    succeeds("train.py", *QUICK_TRAINING, "--embedding", "8", "--midi-dir", training_folder, "--out", out, cache=cache)
+    succeeds(train_script, *QUICK_TRAINING, "--embedding", "8", "--midi-dir", parsed_folder, "--out", out)
     return out
 
 
 @pytest.mark.parametrize("which", ["embedding", "parts"])
 def test_predict_from_an_embedding_or_parts_bundle_is_byte_identical_twice(which, embedding_bundle, parts_bundle,
-                                                                          tmp_path, cache):
+                                                                          tmp_path):
     weights = embedding_bundle if which == "embedding" else parts_bundle[0]
     songs = {}
     for name, seed in (("first", 1), ("again", 1), ("other seed", 2)):
         output = tmp_path / f"{name}.mid"
-        succeeds("predict.py", "--weights", weights, "--top-k", "7", "--seed", seed, "--num-notes", "40",
-                 "--output", output, cache=cache)
+        succeeds(predict_script, "--weights", weights, "--top-k", "7", "--seed", seed, "--num-notes", "40",
+                 "--output", output)
         songs[name] = output.read_bytes()
     assert songs["first"] == songs["again"]
     assert songs["first"] != songs["other seed"]  # sampling really samples: a constant output would fail
@@ -99,13 +99,12 @@ def test_training_ends_with_the_comparison_and_keeps_it(parts_bundle):
     assert (out / "training.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_evaluate_writes_the_same_figures_as_json_with_and_without_the_midi_folder(parts_bundle, training_folder,
-                                                                                   tmp_path, cache):
+def test_evaluate_writes_the_same_figures_as_json_with_and_without_the_midi_folder(parts_bundle, parsed_folder,
+                                                                                   tmp_path):
     out, _ = parts_bundle
     stored, reread = tmp_path / "stored.json", tmp_path / "reread.json"
-    printed = succeeds("-m", "classical_composer.evaluate", "--weights", out, "--json", stored, cache=cache).stdout
-    succeeds("-m", "classical_composer.evaluate", "--weights", out, "--json", reread, "--midi-dir", training_folder,
-             cache=cache)
+    printed = succeeds(evaluate_script, "--weights", out, "--json", stored)
+    succeeds(evaluate_script, "--weights", out, "--json", reread, "--midi-dir", parsed_folder)
     figures = json.loads(stored.read_text())
     assert json.loads(reread.read_text()) == figures
     assert {"bundle", "uniform", "unigram", "bigram", "trigram", "unseen_share"} <= set(figures)
@@ -113,7 +112,7 @@ def test_evaluate_writes_the_same_figures_as_json_with_and_without_the_midi_fold
     assert f"{figures['trigram']['nats']:.3f}" in printed
 
 
-def test_evaluate_refuses_a_bundle_that_does_not_record_its_held_out_files(parts_bundle, tmp_path, cache):
+def test_evaluate_refuses_a_bundle_that_does_not_record_its_held_out_files(parts_bundle, tmp_path):
     out, _ = parts_bundle
     old = tmp_path / "old_bundle"
     old.mkdir()
@@ -123,13 +122,13 @@ def test_evaluate_refuses_a_bundle_that_does_not_record_its_held_out_files(parts
     del pointer["validation_tokens_file"]
     (old / POINTER_FILE).write_text(json.dumps(pointer))
 
-    result = run_command("-m", "classical_composer.evaluate", "--weights", old, cache=cache)
-    assert result.returncode == 2
-    assert result.stderr.strip() == (f"error: the bundle in {old} does not record its held-out files, so it cannot "
+    status, _, errors = run_main(evaluate_script, "--weights", old)
+    assert status == 2
+    assert errors.strip() == (f"error: the bundle in {old} does not record its held-out files, so it cannot "
                                      f"be evaluated; retrain it with this version of train.py")
 
 
-def test_evaluate_refuses_a_midi_folder_whose_held_out_file_changed(parts_bundle, training_folder, tmp_path, cache):
+def test_evaluate_refuses_a_midi_folder_whose_held_out_file_changed(parts_bundle, training_folder, tmp_path):
     out, _ = parts_bundle
     held_out = load_bundle(out).training["validation_files"][0]
     changed = tmp_path / "changed"
@@ -139,9 +138,9 @@ def test_evaluate_refuses_a_midi_folder_whose_held_out_file_changed(parts_bundle
     other = next(name for name in os.listdir(changed) if name != held_out)
     (changed / held_out).write_bytes((changed / other).read_bytes())  # same name, other music
 
-    result = run_command("-m", "classical_composer.evaluate", "--weights", out, "--midi-dir", changed, cache=cache)
-    assert result.returncode == 2
-    assert result.stderr.strip() == (f"error: the held-out file {held_out} in {changed} is missing or no longer gives "
+    status, _, errors = run_main(evaluate_script, "--weights", out, "--midi-dir", changed)
+    assert status == 2
+    assert errors.strip() == (f"error: the held-out file {held_out} in {changed} is missing or no longer gives "
                                      f"the tokens the bundle was trained on; evaluate without --midi-dir, or retrain")
 
 
@@ -162,17 +161,16 @@ def test_every_step_batches_hold_the_next_token_of_every_step_and_weigh_only_the
     np.testing.assert_array_equal(weights, [[0, 0, 0, 1], [0, 0, 0, 1]])
 
 
-def test_an_every_step_bundle_scores_the_same_targets_and_composes(training_folder, tmp_path, cache):
+def test_an_every_step_bundle_scores_the_same_targets_and_composes(parsed_folder, tmp_path):
     out = tmp_path / "every_step_bundle"
-    succeeds("train.py", *QUICK_TRAINING, "--embedding", "8", "--every-step", "--midi-dir", training_folder,
-             "--out", out, cache=cache)
+    succeeds(train_script, *QUICK_TRAINING, "--embedding", "8", "--every-step", "--midi-dir", parsed_folder,
+             "--out", out)
     bundle = load_bundle(out)
     assert bundle.model.output_shape == (None, 8, len(bundle.vocabulary))  # a prediction after every step
     evaluation = bundle.training["evaluation"]
     # val_loss weighed the last step alone, so it is the evaluation's score of the token after each window.
     assert evaluation["bundle"]["nats"] == pytest.approx(bundle.training["val_loss"], rel=1e-3)
     output = tmp_path / "song.mid"
-    succeeds("predict.py", "--weights", out, "--top-k", "7", "--seed", "1", "--num-notes", "20", "--output", output,
-             cache=cache)
+    succeeds(predict_script, "--weights", out, "--top-k", "7", "--seed", "1", "--num-notes", "20", "--output", output)
     assert output.stat().st_size > 0
 

@@ -36,6 +36,7 @@ from classical_composer.predict import write_midi
 from classical_composer.prepare_sequences import Vocabulary, make_windows
 from classical_composer.settings import Settings
 from classical_composer.training import TRAINING_PICTURE, training_batches
+from script_runs import succeeds
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 FAITHFUL = Settings().encoding()
@@ -273,11 +274,10 @@ def test_a_killed_run_leaves_a_bundle_that_loads(killed_run):
 def test_resume_continues_after_the_last_finished_epoch(killed_run, mixed_folder):
     out, state_at_kill = killed_run["out"], killed_run["state"]
     done = state_at_kill["epochs_done"]
-    result = run_script("train.py", *QUICK_TRAINING, "--epochs", done + 1, "--midi-dir", mixed_folder,
-                        "--out", out, "--resume")
-    assert result.returncode == 0, result.stderr
-    assert f"resuming after epoch {done} of {done + 1}" in result.stdout
-    assert f"Epoch {done + 1}/{done + 1}" in result.stdout and "Epoch 1/" not in result.stdout
+    printed = succeeds(train_script, *QUICK_TRAINING, "--epochs", done + 1, "--midi-dir", mixed_folder,
+                       "--out", out, "--resume")
+    assert f"resuming after epoch {done} of {done + 1}" in printed
+    assert f"Epoch {done + 1}/{done + 1}" in printed and "Epoch 1/" not in printed
 
     state = read_pointer(out, RESUME_FILE)
     assert state["epochs_done"] == done + 1
