@@ -71,18 +71,22 @@ def test_the_bundles_record_how_they_read_tokens(embedding_bundle, parts_bundle)
     assert parts.model.get_layer("parts_to_tokens").trainable is False
 
 
-def test_a_trained_bundle_loads_in_plain_keras_without_this_project(parts_bundle):
-    out, _ = parts_bundle
-    model_file = out / json.loads((out / POINTER_FILE).read_text())["model_file"]
+def test_trained_bundles_load_in_plain_keras_without_this_project(parts_bundle, tiny_bundle):
+    """Every layer is stock Keras: a process that never imports classical_composer loads both networks."""
+    model_files = [out / json.loads((out / POINTER_FILE).read_text())["model_file"]
+                   for out in (tiny_bundle, parts_bundle[0])]
     script = ("import sys, keras\n"
-              "model = keras.saving.load_model(sys.argv[1])\n"
-              "assert not any(name.startswith('classical_composer') for name in sys.modules)\n"
-              "assert not model.compiled  # the bundle keeps the network alone, without optimizer state\n"
-              "print(sorted({type(layer).__name__ for layer in model.layers if 'lstm' in layer.name}))\n")
-    result = subprocess.run([sys.executable, "-c", script, str(model_file)], capture_output=True, text=True,
-                            cwd=out, timeout=120)
+              "for path in sys.argv[1:]:\n"
+              "    model = keras.saving.load_model(path)\n"
+              "    assert not model.compiled  # the bundle keeps the network alone, without optimizer state\n"
+              "    print(sorted({type(layer).__name__ for layer in model.layers if 'lstm' in layer.name}),\n"
+              "          model.input_shape)\n"
+              "assert not any(name.startswith('classical_composer') for name in sys.modules)\n")
+    result = subprocess.run([sys.executable, "-c", script, *map(str, model_files)], capture_output=True, text=True,
+                            cwd=parts_bundle[0], timeout=120)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "['LSTM']"
+    # The faithful network reads one scaled number per step, the parts network token indices.
+    assert result.stdout.splitlines() == ["['LSTM'] (None, 8, 1)", "['LSTM'] (None, 8)"]
 
 
 def test_training_ends_with_the_comparison_and_keeps_it(parts_bundle):
