@@ -1,7 +1,6 @@
 """Stage 3: settings -> Keras model. Every preset builds; the original preset is the original network;
 --embedding and --token-parts change only the input and the output scores."""
 
-
 import keras
 import numpy as np
 import pytest
