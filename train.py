@@ -3,6 +3,7 @@
     python train.py                                   # the original: 3 x LSTM(512), 200 epochs
     python train.py --preset small --epochs 30        # fits a 2-core CPU
     python train.py --rests --octave-chords --durations --velocities --sequence-length 32
+    python train.py --model transformer --preset small --epochs 30 --sequence-length 64
 
 Every default reproduces the original; every improvement is a flag.
 """
@@ -14,7 +15,7 @@ import sys
 
 from classical_composer import tokens
 from classical_composer.cli import HelpWithDefaults, UserError, quiet_tensorflow, run
-from classical_composer.settings import OPTIMIZERS, PRESETS, Settings
+from classical_composer.settings import MODELS, OPTIMIZERS, PRESETS, Settings
 
 DEFAULTS = Settings()
 LENGTHS_IN_WORDS = ", ".join(f"{name} (< {bound:g} quarter)" if bound != float("inf") else f"or {name}"
@@ -24,7 +25,7 @@ VELOCITIES_IN_WORDS = ", ".join(str(level) for level in tokens.VELOCITY_LEVELS)
 
 def parse_arguments(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description="Train an LSTM on MIDI files and save a bundle (model, vocabulary, settings) for predict.py. "
+        description="Train an LSTM (or with --model transformer, a transformer) on MIDI files and save a bundle (model, vocabulary, settings) for predict.py. "
         "With no flags this is the original Classical-Piano-Composer: notes and chords only, "
         "windows of 100 tokens, 3 x LSTM(512), 200 epochs.",
         formatter_class=HelpWithDefaults,
@@ -49,12 +50,18 @@ def parse_arguments(argv=None) -> argparse.Namespace:
                           help="tokens the network reads to predict the next one")
 
     network = parser.add_argument_group("network")
+    network.add_argument("--model", choices=MODELS, default=DEFAULTS.model,
+                         help="lstm = the original LSTM network; transformer = a small decoder-only transformer "
+                         "that reads token indices and learns the next token after every step "
+                         "(see docs/transformer.md)")
     network.add_argument("--preset", choices=sorted(PRESETS), default=DEFAULTS.preset,
                          help="network size: original = 3 x LSTM(512) as published; small = trains on a 2-core CPU "
-                         "in well under an hour; tiny = seconds, for tests")
+                         "in well under an hour; tiny = seconds, for tests (the transformer's sizes are of about "
+                         "as many parameters)")
     network.add_argument("--embedding", metavar="N", type=int, default=DEFAULTS.embedding,
                          help="read each token as a learned vector of N numbers instead of the original's one "
-                         "scalar (index / vocabulary size); 0 = the original (see README, 'What makes it learn')")
+                         "scalar (index / vocabulary size); 0 = the original (see README, 'What makes it learn'); "
+                         "LSTM only: the transformer's vectors are as wide as its preset")
     network.add_argument("--token-parts", action="store_true",
                          help="build each token's vector and output score also from its parts (pitches, pitch "
                          "classes, rest, length, velocity), so rare tokens share what common ones teach; needs --embedding")
@@ -76,6 +83,9 @@ def parse_arguments(argv=None) -> argparse.Namespace:
     training.add_argument("--learning-rate", metavar="RATE", type=float, default=DEFAULTS.learning_rate,
                           help="the optimizer's step size")
     training.add_argument("--seed", metavar="N", type=int, default=DEFAULTS.seed, help="seeds the file split, shuffling and initial weights")
+    training.add_argument("--distribute", action="store_true",
+                          help="train data-parallel on every GPU (tf.distribute.MirroredStrategy): each batch of "
+                          "--batch-size windows is split between the GPUs; without a GPU, trains on one device")
     training.add_argument("--resume", action="store_true",
                           help="continue the interrupted run in --out from its last finished epoch (same data and flags)")
     return parser.parse_args(argv)
@@ -93,10 +103,13 @@ def main() -> None:
     arguments = parse_arguments()
     settings = settings_from(arguments)
     quiet_tensorflow()
-    from classical_composer.training import train  # imports Keras: after the flags are known to be good
+    from classical_composer.training import distribution_strategy, train  # imports Keras: after the flags are known to be good
 
+    # --distribute is how to train, not what: it is not a setting, and the bundle does not change with it.
+    strategy = distribution_strategy() if arguments.distribute else None
     command = "python train.py " + shlex.join(sys.argv[1:])
-    train(settings, arguments.midi_dir, arguments.out, resume=arguments.resume, command=command.strip())
+    train(settings, arguments.midi_dir, arguments.out, resume=arguments.resume, command=command.strip(),
+          strategy=strategy)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ Out: a compiled `keras.Model` mapping a window of tokens to the next token's
      probabilities, (batch, vocabulary_size), or with --every-step to the
      next token's after every step, (batch, time, vocabulary_size); and an
      inference copy of a trained model for fast generation, always (batch, vocabulary_size).
+     With --model transformer the network is transformer.py's, compiled here the same way.
 
 The shape is the original's, whatever the preset:
 
@@ -35,26 +36,32 @@ from keras import layers
 
 from classical_composer.fast_lstm import FastLSTM
 from classical_composer.settings import OPTIMIZERS, Settings
+from classical_composer.transformer import build_transformer
 
 # --- Input: what the network reads at each step ------------------------------------
 
 
-def token_input(settings: Settings, vocabulary_size: int, part_count: int, dtype_policy: str):
-    """The network's input layer and the vectors it hands to the first LSTM."""
+def token_input(settings: Settings, vocabulary_size: int, part_count: int, dtype_policy: str,
+                width: int | None = None):
+    """The network's input layer and the vectors it hands to the first LSTM (or transformer block).
+
+    width: numbers per token vector; settings.embedding unless given (the transformer gives its own).
+    """
+    width = width or settings.embedding
     if not settings.reads_token_indices:
         # The original: the token's index divided by the vocabulary size.
         inputs = keras.Input(shape=(settings.sequence_length, 1), name="scaled_token_indices")  # (batch, time, 1)
         return inputs, inputs
 
     inputs = keras.Input(shape=(settings.sequence_length,), dtype="int32", name="token_indices")  # (batch, time)
-    vectors = layers.Embedding(vocabulary_size, settings.embedding, dtype=dtype_policy,
+    vectors = layers.Embedding(vocabulary_size, width, dtype=dtype_policy,
                                name="token_embedding")(inputs)  # (batch, time, embedding)
     if settings.token_parts:
         # Each token's parts, looked up in the fixed matrix (see token_parts.py)...
         parts = layers.Embedding(vocabulary_size, part_count, trainable=False, dtype=dtype_policy,
                                  name="token_parts")(inputs)  # (batch, time, parts)
         # ...and the sum of one learned vector per part, weighted by the matrix.
-        part_vectors = layers.Dense(settings.embedding, use_bias=False, dtype=dtype_policy,
+        part_vectors = layers.Dense(width, use_bias=False, dtype=dtype_policy,
                                     name="part_embedding")(parts)  # (batch, time, embedding)
         vectors = layers.Add(dtype=dtype_policy, name="token_and_parts")([vectors, part_vectors])
     return inputs, vectors
@@ -64,7 +71,7 @@ def token_input(settings: Settings, vocabulary_size: int, part_count: int, dtype
 
 
 def token_scores(x, settings: Settings, vocabulary_size: int, part_count: int, dtype_policy: str):
-    """(batch, dense_units) -> (batch, vocabulary) scores, before the softmax.
+    """(batch, [time,] features) -> (batch, [time,] vocabulary) scores, before the softmax.
 
     With --token-parts a token's score is its own score plus the sum of its
     parts' scores: the network scores each part once ("is a long event likely
@@ -89,11 +96,34 @@ def build_network(settings: Settings, vocabulary_size: int, part_matrix: np.ndar
 
     part_matrix: (vocabulary, parts) from token_parts.py; needed with --token-parts only.
     fast_lstm:   build the LSTMs as FastLSTM, the same function and weights, faster to train.
+    With --model transformer: transformer.py's network instead, compiled the same way.
     """
     if settings.token_parts and part_matrix is None:
         raise ValueError("a network with token parts needs the token-to-parts matrix")
-    size = settings.network_size
     part_count = part_matrix.shape[1] if settings.token_parts else 0
+    if settings.model == "transformer":
+        model = build_transformer(settings, vocabulary_size, part_count)
+    else:
+        model = build_lstm_network(settings, vocabulary_size, part_count, fast_lstm)
+    if settings.token_parts:
+        # The fixed matrix, in both directions: token -> parts, and parts -> token scores.
+        model.get_layer("token_parts").set_weights([part_matrix])
+        model.get_layer("parts_to_tokens").set_weights([part_matrix.T])
+    optimizer_class = getattr(keras.optimizers, OPTIMIZERS[settings.optimizer])
+    if settings.predicts_every_step:
+        # Validation weighs only the last step (see WindowBatches): divide by the weights, not the steps.
+        loss = keras.losses.SparseCategoricalCrossentropy(reduction="mean_with_sample_weight")
+        model.compile(optimizer=optimizer_class(learning_rate=settings.learning_rate), loss=loss,
+                      weighted_metrics=["accuracy"])
+    else:
+        model.compile(optimizer=optimizer_class(learning_rate=settings.learning_rate),
+                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def build_lstm_network(settings: Settings, vocabulary_size: int, part_count: int, fast_lstm: bool) -> keras.Model:
+    """The original network, not yet compiled (build_network compiles it)."""
+    size = settings.network_size
     # Mixed precision: compute in bfloat16, keep weights (and, below, the
     # softmax) in float32 so that small probabilities do not round to zero.
     dtype_policy = "mixed_bfloat16" if settings.mixed_precision else "float32"
@@ -106,7 +136,7 @@ def build_network(settings: Settings, vocabulary_size: int, part_matrix: np.ndar
             size.lstm_units,
             # With --every-step the last LSTM too returns every step, and the
             # layers after it act on each step alone.
-            return_sequences=not is_last or settings.every_step,
+            return_sequences=not is_last or settings.predicts_every_step,
             # The original put recurrent dropout on all LSTMs but the last.
             recurrent_dropout=0.0 if is_last else size.recurrent_dropout,
             dtype=dtype_policy,
@@ -122,21 +152,7 @@ def build_network(settings: Settings, vocabulary_size: int, part_matrix: np.ndar
     x = token_scores(x, settings, vocabulary_size, part_count, dtype_policy)
     outputs = layers.Activation("softmax", dtype="float32", name="next_token_probabilities")(x)  # (batch, [time,] vocabulary)
 
-    model = keras.Model(inputs, outputs, name=f"composer_{settings.preset}")
-    if settings.token_parts:
-        # The fixed matrix, in both directions: token -> parts, and parts -> token scores.
-        model.get_layer("token_parts").set_weights([part_matrix])
-        model.get_layer("parts_to_tokens").set_weights([part_matrix.T])
-    optimizer_class = getattr(keras.optimizers, OPTIMIZERS[settings.optimizer])
-    if settings.every_step:
-        # Validation weighs only the last step (see WindowBatches): divide by the weights, not the steps.
-        loss = keras.losses.SparseCategoricalCrossentropy(reduction="mean_with_sample_weight")
-        model.compile(optimizer=optimizer_class(learning_rate=settings.learning_rate), loss=loss,
-                      weighted_metrics=["accuracy"])
-    else:
-        model.compile(optimizer=optimizer_class(learning_rate=settings.learning_rate),
-                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    return model
+    return keras.Model(inputs, outputs, name=f"composer_{settings.preset}")
 
 
 def last_step(model: keras.Model) -> keras.Model:
@@ -158,8 +174,11 @@ def inference_copy(model: keras.Model) -> keras.Model:
 
     Dropout does nothing when not training, so this copy computes the same
     function as the trained model; FastLSTM computes it faster, and Keras can
-    run the copy as one fused graph.
+    run the copy as one fused graph. A network without LSTMs (the transformer)
+    has nothing to swap: its last step is used as it is.
     """
+    if not any(isinstance(layer, (layers.LSTM, FastLSTM)) for layer in model.layers):
+        return last_step(model)
 
     lstm_class = FastLSTM if fast_lstm_pays() else layers.LSTM
 

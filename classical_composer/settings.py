@@ -3,7 +3,7 @@
 In:  command-line flags (train.py builds a Settings from them) or the
      "settings" of a bundle's bundle.json (predict.py reads them back).
 Out: a frozen `Settings` whose fields the other modules read, and the named
-     network `PRESETS`.
+     network sizes: `PRESETS` for the LSTM, `TRANSFORMER_PRESETS` for the transformer.
 
 A setting is written here once. The command-line defaults come from the
 dataclass defaults, and the bundle stores `asdict(settings)`, so a model can
@@ -37,6 +37,32 @@ PRESETS = {
 }
 
 
+@dataclass(frozen=True)
+class TransformerSize:
+    """The sizes of the transformer (transformer.py) that differ between presets."""
+
+    blocks: int  # decoder blocks, each attention then a feed-forward layer
+    width: int  # numbers per token throughout: token and position vectors, every block's output
+    heads: int  # attention heads per block; each looks at width / heads numbers
+    feed_forward_units: int  # units in the hidden layer of each block's feed-forward part
+    dropout: float  # dropout after each attention and feed-forward part
+
+
+TRANSFORMER_PRESETS = {
+    # About as many parameters as the original 3 x LSTM(512) network (about 5 million with
+    # 350 classes; see docs/transformer.md), in the shape of a small GPT.
+    "original": TransformerSize(blocks=6, width=256, heads=8, feed_forward_units=1024, dropout=0.1),
+    # About as many parameters as the small LSTM preset: trains on a 2-core CPU.
+    "small": TransformerSize(blocks=3, width=128, heads=4, feed_forward_units=512, dropout=0.1),
+    # A toy that trains in seconds: for tests and for trying the flags.
+    "tiny": TransformerSize(blocks=2, width=16, heads=2, feed_forward_units=32, dropout=0.1),
+}
+assert TRANSFORMER_PRESETS.keys() == PRESETS.keys(), "--preset names one size of each network"
+
+# The networks train.py can build: network.py's LSTM (the original) or transformer.py's decoder.
+MODELS = ("lstm", "transformer")
+
+
 # The optimizers train.py offers, by name: Keras' own classes.
 OPTIMIZERS = {"rmsprop": "RMSprop", "adam": "Adam", "adamw": "AdamW"}
 
@@ -56,8 +82,9 @@ class Settings:
     sequence_length: int = 100  # tokens the network reads to predict the next one
 
     # --- Network.
-    preset: str = "original"  # a key of PRESETS
-    embedding: int = 0  # 0 = the original's one scalar per step; N = a learned N-number vector per token
+    model: str = "lstm"  # one of MODELS: the original LSTM network, or a decoder-only transformer
+    preset: str = "original"  # a key of PRESETS (the LSTM's sizes) and of TRANSFORMER_PRESETS
+    embedding: int = 0  # 0 = the original's one scalar per step; N = a learned N-number vector per token (LSTM only)
     token_parts: bool = False  # build each token's embedding and output score from its parts (needs embedding)
     mixed_precision: bool = False  # compute in bfloat16; weights, softmax and LSTM cell state stay float32
 
@@ -83,7 +110,11 @@ class Settings:
             (0 <= self.validation_split < 1, "--validation-split must be at least 0 and below 1"),
             (self.patience >= 0, "--patience must be 0 (never stop early) or more"),
             (self.embedding >= 0, "--embedding must be 0 (the original's scalar input) or more"),
-            (self.embedding > 0 or not self.token_parts,
+            (self.model in MODELS, f"unknown model '{self.model}'; choose one of {', '.join(MODELS)}"),
+            (self.model != "transformer" or self.embedding == 0,
+             "the transformer's token vectors are as wide as its preset says, so leave out --embedding "
+             "with --model transformer"),
+            (self.reads_token_indices or not self.token_parts,
              "--token-parts builds each token's embedding from its parts, so it needs --embedding N as well"),
             (self.learning_rate > 0, "--learning-rate must be above 0"),
         ]
@@ -96,9 +127,22 @@ class Settings:
         return PRESETS[self.preset]
 
     @property
+    def transformer_size(self) -> TransformerSize:
+        return TRANSFORMER_PRESETS[self.preset]
+
+    @property
     def reads_token_indices(self) -> bool:
         """Whether the network reads token indices (an embedding) rather than the original's scalar."""
-        return self.embedding > 0
+        return self.embedding > 0 or self.model == "transformer"
+
+    @property
+    def predicts_every_step(self) -> bool:
+        """Whether the network predicts the next token after every step, (batch, time, vocabulary).
+
+        The transformer always does: it sees every step's prefix at once, so
+        training it on one target per window would waste all the others.
+        """
+        return self.every_step or self.model == "transformer"
 
     def encoding(self) -> dict:
         """The fields that decide which tokens a MIDI file gives (used as a cache key)."""

@@ -1,6 +1,7 @@
 """The training run: the four stages put together, with a bundle kept up to date.
 
-In:  settings, a folder of MIDI files, a bundle folder, and whether to resume.
+In:  settings, a folder of MIDI files, a bundle folder, whether to resume, and
+     optionally a tf.distribute strategy (train.py --distribute).
 Out: the bundle folder, holding the best model so far after every epoch.
 
     parse_folder -> split_by_file -> Vocabulary -> make_windows -> build_network -> fit -> evaluate
@@ -13,6 +14,7 @@ training.png is redrawn: the losses so far beside the count models' (see
 evaluate.py), so that a run shows at a glance whether it beats counting.
 """
 
+import contextlib
 import hashlib
 import json
 import os
@@ -43,6 +45,8 @@ STATISTICS_WINDOWS = 2048  # training windows that batch-norm statistics are mea
 def data_fingerprint(settings: Settings, training_pieces: list, validation_pieces: list) -> str:
     """A hash of what must not change for --resume: the pieces, their split, and all settings but the epochs."""
     recipe = {name: value for name, value in settings.as_dict().items() if name not in ("epochs", "patience")}
+    if recipe["model"] == "lstm":
+        del recipe["model"]  # added later: LSTM runs interrupted before --model existed still resume
     digest = hashlib.sha256(json.dumps(recipe, sort_keys=True).encode())
     for group in (training_pieces, validation_pieces):
         digest.update(json.dumps([[piece.name, piece.tokens] for piece in group]).encode())
@@ -156,14 +160,34 @@ def check_out_folder(out: Path) -> None:
 def training_batches(windows, vocabulary_size: int, settings: Settings, first_epoch: int = 0) -> WindowBatches:
     """Shuffled training batches; resumed at `first_epoch`, they come in the order an uninterrupted run's would."""
     batches = WindowBatches(windows, vocabulary_size, settings.batch_size, shuffle=True, seed=settings.seed,
-                            reads_token_indices=settings.reads_token_indices, every_step=settings.every_step)
+                            reads_token_indices=settings.reads_token_indices, every_step=settings.predicts_every_step)
     for _ in range(first_epoch):  # Keras shuffles them once more after every epoch
         batches.on_epoch_end()
     return batches
 
 
-def train(settings: Settings, midi_dir: Path, out: Path, resume: bool = False, command: str = "") -> dict:
-    """Run training from MIDI files to a bundle; return the training history."""
+def distribution_strategy(devices: list[str] | None = None):
+    """Data-parallel training over `devices` (default: every GPU), or None, after one line, when there is no GPU.
+
+    MirroredStrategy keeps a copy of the weights on each device, gives each
+    its share of every batch and adds up their gradients; the bundle it
+    writes is the same as a one-device run's.
+    """
+    import tensorflow as tf  # tf.distribute is TensorFlow's; Keras runs on it here
+
+    if devices is None and not tf.config.list_physical_devices("GPU"):
+        print("--distribute: no GPU found, training on one device (CPU)")
+        return None
+    return tf.distribute.MirroredStrategy(devices)
+
+
+def train(settings: Settings, midi_dir: Path, out: Path, resume: bool = False, command: str = "",
+          strategy=None) -> dict:
+    """Run training from MIDI files to a bundle; return the training history.
+
+    strategy: a tf.distribute strategy (see distribution_strategy) to build and train the network under;
+    None trains on one device.
+    """
     midi_dir, out = Path(midi_dir), Path(out)
     if not midi_dir.is_dir():
         problem = "is a file, not a folder" if midi_dir.exists() else "does not exist"
@@ -209,21 +233,11 @@ def train(settings: Settings, midi_dir: Path, out: Path, resume: bool = False, c
 
     # --- Network ---------------------------------------------------------------
     keras.utils.set_random_seed(settings.seed)
-    history, best, first_epoch = {}, float("inf"), 0
-    if resume:
-        state = read_pointer(out, RESUME_FILE)
-        if state.get("fingerprint") != fingerprint:
-            raise UserError(f"cannot resume: the data or settings differ from those of the run in {out}; "
-                            f"use the same --midi-dir and flags (only --epochs may change)")
-        model = load_model_checked(out / state["model_file"], settings, len(vocabulary), compile=True)
-        history, best, first_epoch = state["history"], state["best"], state["epochs_done"]
-        if first_epoch >= settings.epochs:
-            raise UserError(f"the run in {out} already finished {first_epoch} epochs; ask for more with --epochs")
-        print(f"resuming after epoch {first_epoch} of {settings.epochs}")
-    else:
-        part_matrix = token_parts(vocabulary.tokens).matrix if settings.token_parts else None
-        model = build_network(settings, len(vocabulary), part_matrix, fast_lstm=fast_lstm_pays())
-    print(f"network: preset {settings.preset}, {model.count_params():,} parameters")
+    # Under a strategy the weights and the optimizer's state must be made in its scope, one copy per device.
+    with strategy.scope() if strategy else contextlib.nullcontext():
+        model, history, best, first_epoch = network_to_train(settings, vocabulary, out, resume, fingerprint)
+    print(f"network: {settings.model}, preset {settings.preset}, {model.count_params():,} parameters"
+          + (f", on {strategy.num_replicas_in_sync} devices" if strategy else ""))
 
     # --- Training --------------------------------------------------------------
     out.mkdir(parents=True, exist_ok=True)
@@ -236,7 +250,7 @@ def train(settings: Settings, midi_dir: Path, out: Path, resume: bool = False, c
         training_batches(train_windows, len(vocabulary), settings, first_epoch),
         validation_data=(WindowBatches(validation_windows, len(vocabulary), settings.batch_size, shuffle=False,
                                        reads_token_indices=settings.reads_token_indices,
-                                       every_step=settings.every_step, score_last_step=True)
+                                       every_step=settings.predicts_every_step, score_last_step=True)
                          if has_validation else None),
         epochs=settings.epochs,
         initial_epoch=first_epoch,
@@ -246,6 +260,23 @@ def train(settings: Settings, midi_dir: Path, out: Path, resume: bool = False, c
     if has_validation:
         compare_best_with_counting(out, summary["count_models"])
     return history
+
+
+def network_to_train(settings: Settings, vocabulary: Vocabulary, out: Path, resume: bool, fingerprint: str):
+    """A compiled network, new or resumed: (model, history, best monitored value, epochs already done)."""
+    if not resume:
+        part_matrix = token_parts(vocabulary.tokens).matrix if settings.token_parts else None
+        return build_network(settings, len(vocabulary), part_matrix, fast_lstm=fast_lstm_pays()), {}, float("inf"), 0
+    state = read_pointer(out, RESUME_FILE)
+    if state.get("fingerprint") != fingerprint:
+        raise UserError(f"cannot resume: the data or settings differ from those of the run in {out}; "
+                        f"use the same --midi-dir and flags (only --epochs may change)")
+    model = load_model_checked(out / state["model_file"], settings, len(vocabulary), compile=True)
+    first_epoch = state["epochs_done"]
+    if first_epoch >= settings.epochs:
+        raise UserError(f"the run in {out} already finished {first_epoch} epochs; ask for more with --epochs")
+    print(f"resuming after epoch {first_epoch} of {settings.epochs}")
+    return model, state["history"], state["best"], first_epoch
 
 
 def compare_best_with_counting(out: Path, count_figures: dict) -> None:

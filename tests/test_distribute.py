@@ -1,0 +1,70 @@
+"""train.py --distribute: data-parallel training with tf.distribute.MirroredStrategy.
+
+A machine without two GPUs can still prove the path: TensorFlow can split
+one CPU into two logical devices, and a MirroredStrategy over them trains as
+it would over two GPUs. Logical devices must be set before TensorFlow starts,
+so that run is its own process; the bundle it writes is then read and played
+here like any other.
+"""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import tensorflow as tf
+
+import predict as predict_script
+from classical_composer.bundle import load_bundle
+from classical_composer.corpus import parse_folder
+from classical_composer.settings import Settings
+from classical_composer.training import distribution_strategy
+from script_runs import succeeds
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+TINY_SETTINGS = Settings(preset="tiny", epochs=1, sequence_length=8, batch_size=32)
+
+# Two logical CPUs, a MirroredStrategy over them, and one epoch through the project's own train().
+TWO_DEVICE_TRAINING = """
+import sys
+import tensorflow as tf
+
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+
+from classical_composer.settings import Settings
+from classical_composer.training import distribution_strategy, train
+
+strategy = distribution_strategy(["/cpu:0", "/cpu:1"])
+assert strategy.num_replicas_in_sync == 2, strategy.num_replicas_in_sync
+train(Settings(preset="tiny", epochs=1, sequence_length=8, batch_size=32), sys.argv[1], sys.argv[2],
+      strategy=strategy)
+"""
+
+
+@pytest.fixture(scope="module")
+def two_device_bundle(training_folder, tmp_path_factory) -> tuple:
+    parse_folder(training_folder, TINY_SETTINGS.encoding(), workers=1)  # into the private cache: no pool
+    out = tmp_path_factory.mktemp("two_device_bundle")
+    finished = subprocess.run([sys.executable, "-c", TWO_DEVICE_TRAINING, str(training_folder), str(out)],
+                              cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300)
+    assert finished.returncode == 0, f"two-device training failed:\n{finished.stdout}\n{finished.stderr}"
+    return out, finished.stdout
+
+
+def test_two_logical_devices_train_a_bundle_that_composes(two_device_bundle, tmp_path):
+    out, printed = two_device_bundle
+    assert "on 2 devices" in printed
+    bundle = load_bundle(out)
+    assert bundle.settings == TINY_SETTINGS  # --distribute leaves no trace in the bundle
+    assert bundle.training["best_epoch"] == 1
+
+    output = tmp_path / "two_devices.mid"
+    succeeds(predict_script, "--weights", out, "--top-k", "7", "--seed", "1", "--num-notes", "20", "--output", output)
+    assert output.stat().st_size > 0
+
+
+@pytest.mark.skipif(bool(tf.config.list_physical_devices("GPU")), reason="this machine has a GPU")
+def test_without_a_gpu_there_is_no_strategy_and_one_line_says_so(capsys):
+    assert distribution_strategy() is None
+    assert capsys.readouterr().out == "--distribute: no GPU found, training on one device (CPU)\n"
