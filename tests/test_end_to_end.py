@@ -25,7 +25,8 @@ from script_runs import succeeds
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 QUICK_TRAINING = ["--preset", "tiny", "--epochs", "1", "--sequence-length", "8"]
 # A value other than the default for every setting but --transpose (a piece written in C and read
-# back may be heard in another key, and so leave the vocabulary) and --mixed-precision (its own test).
+# back may be heard in another key, and so leave the vocabulary), --mixed-precision (its own test)
+# and --model (the transformer has its own tests, test_transformer.py).
 ALL_FLAGS = ["--rests", "--octave-chords", "--durations", "--velocities", "--embedding", "8", "--token-parts",
              "--optimizer", "adam", "--learning-rate", "0.01", "--batch-size", "16", "--validation-split", "0.25",
              "--patience", "2", "--every-step", "--seed", "5"]
@@ -33,7 +34,7 @@ ALL_FLAGS_SETTINGS = Settings(rests=True, octave_chords=True, durations=True, ve
                               preset="tiny", embedding=8, token_parts=True, epochs=1, batch_size=16,
                               validation_split=0.25, patience=2, every_step=True, optimizer="adam",
                               learning_rate=0.01, seed=5)
-LEFT_AT_THEIR_DEFAULTS = {"transpose", "mixed_precision"}
+LEFT_AT_THEIR_DEFAULTS = {"transpose", "mixed_precision", "model"}
 
 
 def run_script(script: str, *arguments) -> subprocess.CompletedProcess:
