@@ -25,7 +25,8 @@ VELOCITIES_IN_WORDS = ", ".join(str(level) for level in tokens.VELOCITY_LEVELS)
 
 def parse_arguments(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description="Train an LSTM (or with --model transformer, a transformer) on MIDI files and save a bundle (model, vocabulary, settings) for predict.py. "
+        description="Train an LSTM (or with --model transformer, a transformer) on MIDI files and save a bundle "
+        "(model, vocabulary, settings) for predict.py. "
         "With no flags this is the original Classical-Piano-Composer: notes and chords only, "
         "windows of 100 tokens, 3 x LSTM(512), 200 epochs.",
         formatter_class=HelpWithDefaults,
