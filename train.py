@@ -15,7 +15,7 @@ import sys
 
 from classical_composer import tokens
 from classical_composer.cli import HelpWithDefaults, UserError, quiet_tensorflow, run
-from classical_composer.settings import MODELS, OPTIMIZERS, PRESETS, Settings
+from classical_composer.settings import KEEP_BEST, MODELS, OPTIMIZERS, PRESETS, Settings
 
 DEFAULTS = Settings()
 LENGTHS_IN_WORDS = ", ".join(f"{name} (< {bound:g} quarter)" if bound != float("inf") else f"or {name}"
@@ -66,6 +66,9 @@ def parse_arguments(argv=None) -> argparse.Namespace:
     network.add_argument("--token-parts", action="store_true",
                          help="build each token's vector and output score also from its parts (pitches, pitch "
                          "classes, rest, length, velocity), so rare tokens share what common ones teach; needs --embedding")
+    network.add_argument("--dropout", metavar="SHARE", type=float, default=DEFAULTS.dropout,
+                         help="share of numbers dropped by every dropout of the network while training, recurrent "
+                         "dropout included (default: the preset's, 0.3 for original and small as in the original)")
     network.add_argument("--mixed-precision", action="store_true",
                          help="compute in bfloat16 (weights, softmax and the LSTM cell state stay float32); learns the "
                          "same, and trains about 1.2 to 1.5 times faster on CPUs with bfloat16 instructions "
@@ -83,6 +86,9 @@ def parse_arguments(argv=None) -> argparse.Namespace:
                           help="how the weights follow the gradient; the original used RMSprop")
     training.add_argument("--learning-rate", metavar="RATE", type=float, default=DEFAULTS.learning_rate,
                           help="the optimizer's step size")
+    training.add_argument("--keep-best", choices=list(KEEP_BEST), default=DEFAULTS.keep_best,
+                          help="which epoch the bundle keeps: loss = the lowest validation loss; accuracy = the "
+                          "highest validation top-1 accuracy (--patience watches the same figure)")
     training.add_argument("--seed", metavar="N", type=int, default=DEFAULTS.seed, help="seeds the file split, shuffling and initial weights")
     training.add_argument("--distribute", action="store_true",
                           help="train data-parallel on every GPU (tf.distribute.MirroredStrategy): each batch of "

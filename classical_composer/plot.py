@@ -96,17 +96,21 @@ def plot_midi(midi_path: Path, png_path: Path | None = None) -> Path:
 COUNT_MODEL_LINES = {"unigram": ":", "bigram": "-.", "trigram": "--"}  # name -> line style
 
 
-def plot_training(history: dict, count_figures: dict, png_path: Path) -> None:
-    """Training and validation loss per epoch, beside the count models' held-out nats per token."""
+def plot_training(history: dict, count_figures: dict, png_path: Path, kept_epoch: int | None = None) -> None:
+    """Training and validation loss per epoch, beside the count models' held-out nats per token.
+
+    kept_epoch: the epoch (from 1) the bundle keeps, ringed; by default the one of lowest validation loss.
+    """
     figure, axes = plt.subplots(figsize=(8, 4.5), dpi=PICTURE_DPI, layout="constrained")
     for key, label in (("loss", "training loss"), ("val_loss", "validation loss")):
         if history.get(key):
             epochs = range(1, len(history[key]) + 1)
             axes.plot(epochs, history[key], marker="." if len(history[key]) < 30 else None, label=label)
     if history.get("val_loss"):
-        best = min(range(len(history["val_loss"])), key=history["val_loss"].__getitem__)
-        axes.plot(best + 1, history["val_loss"][best], "o", markersize=9, fillstyle="none", color="black",
-                  label=f"kept in the bundle: epoch {best + 1}, {history['val_loss'][best]:.2f}")
+        losses = history["val_loss"]
+        kept = kept_epoch or 1 + min(range(len(losses)), key=losses.__getitem__)
+        axes.plot(kept, losses[kept - 1], "o", markersize=9, fillstyle="none", color="black",
+                  label=f"kept in the bundle: epoch {kept}, {losses[kept - 1]:.2f}")
     axes.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))  # epochs are whole
     for name, style in COUNT_MODEL_LINES.items():
         if name in count_figures:

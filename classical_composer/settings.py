@@ -63,6 +63,10 @@ assert TRANSFORMER_PRESETS.keys() == PRESETS.keys(), "--preset names one size of
 MODELS = ("lstm", "transformer")
 
 
+# Which epoch the bundle keeps, judged on the held-out files (on the training files without them):
+# the name of the figure Keras logs, and whether lower or higher is better.
+KEEP_BEST = {"loss": "min", "accuracy": "max"}
+
 # The optimizers train.py offers, by name: Keras' own classes.
 OPTIMIZERS = {"rmsprop": "RMSprop", "adam": "Adam", "adamw": "AdamW"}
 
@@ -85,6 +89,7 @@ class Settings:
     model: str = "lstm"  # one of MODELS: the original LSTM network, or a decoder-only transformer
     preset: str = "original"  # a key of PRESETS (the LSTM's sizes) and of TRANSFORMER_PRESETS
     embedding: int = 0  # 0 = the original's one scalar per step; N = a learned N-number vector per token (LSTM only)
+    dropout: float | None = None  # None = the preset's; otherwise the share dropped by every dropout of the network
     token_parts: bool = False  # build each token's embedding and output score from its parts (needs embedding)
     mixed_precision: bool = False  # compute in bfloat16; weights, softmax and LSTM cell state stay float32
 
@@ -96,6 +101,7 @@ class Settings:
     every_step: bool = False  # learn the next token after every step of a window, not only after its last
     optimizer: str = "rmsprop"  # a key of OPTIMIZERS; the original used RMSprop
     learning_rate: float = 0.001  # step size of the optimizer (Keras' default for both)
+    keep_best: str = "loss"  # a key of KEEP_BEST: which epoch the bundle keeps
     seed: int = 0  # seeds the file split, the shuffling and the initial weights
 
     def __post_init__(self):
@@ -117,6 +123,9 @@ class Settings:
             (self.reads_token_indices or not self.token_parts,
              "--token-parts builds each token's embedding from its parts, so it needs --embedding N as well"),
             (self.learning_rate > 0, "--learning-rate must be above 0"),
+            (self.keep_best in KEEP_BEST,
+             f"unknown --keep-best '{self.keep_best}'; choose one of {', '.join(KEEP_BEST)}"),
+            (self.dropout is None or 0 <= self.dropout < 1, "--dropout must be at least 0 and below 1"),
         ]
         for holds, message in checks:
             if not holds:
@@ -124,11 +133,17 @@ class Settings:
 
     @property
     def network_size(self) -> NetworkSize:
-        return PRESETS[self.preset]
+        """The LSTM's preset, with --dropout in place of its dropout and recurrent dropout when given."""
+        size = PRESETS[self.preset]
+        if self.dropout is None:
+            return size
+        return dataclasses.replace(size, dropout=self.dropout, recurrent_dropout=self.dropout)
 
     @property
     def transformer_size(self) -> TransformerSize:
-        return TRANSFORMER_PRESETS[self.preset]
+        """The transformer's preset, with --dropout in place of its dropout when given."""
+        size = TRANSFORMER_PRESETS[self.preset]
+        return size if self.dropout is None else dataclasses.replace(size, dropout=self.dropout)
 
     @property
     def reads_token_indices(self) -> bool:

@@ -7,9 +7,10 @@ Out: the bundle folder, holding the best model so far after every epoch.
     parse_folder -> split_by_file -> Vocabulary -> make_windows -> build_network -> fit -> evaluate
 
 The original wrote a new weights file for every improvement of the *training*
-loss. Here one bundle holds the best model, judged on the validation loss when
-validation files exist. After every epoch the full training state (model with
-optimizer) is also kept, so `--resume` can carry on after an interruption, and
+loss. Here one bundle holds the best model, judged on the validation loss
+(with --keep-best accuracy, the validation top-1 accuracy) when validation
+files exist. After every epoch the full training state (model with optimizer)
+is also kept, so `--resume` can carry on after an interruption, and
 training.png is redrawn: the losses so far beside the count models' (see
 evaluate.py), so that a run shows at a glance whether it beats counting.
 """
@@ -35,18 +36,21 @@ from classical_composer.evaluate import count_model_figures, evaluate, format_co
 from classical_composer.network import build_network, fast_lstm_pays
 from classical_composer.plot import plot_training
 from classical_composer.prepare_sequences import Vocabulary, WindowBatches, Windows, make_windows, split_by_file
-from classical_composer.settings import Settings
+from classical_composer.settings import KEEP_BEST, Settings
 from classical_composer.token_parts import token_parts
 
 TRAINING_PICTURE = "training.png"
+# Settings added after --resume existed, with their defaults; see data_fingerprint.
+SETTINGS_ADDED_LATER = {"model": "lstm", "dropout": None, "keep_best": "loss"}
 STATISTICS_WINDOWS = 2048  # training windows that batch-norm statistics are measured on after each epoch
 
 
 def data_fingerprint(settings: Settings, training_pieces: list, validation_pieces: list) -> str:
     """A hash of what must not change for --resume: the pieces, their split, and all settings but the epochs."""
     recipe = {name: value for name, value in settings.as_dict().items() if name not in ("epochs", "patience")}
-    if recipe["model"] == "lstm":
-        del recipe["model"]  # added later: LSTM runs interrupted before --model existed still resume
+    for name, default in SETTINGS_ADDED_LATER.items():
+        if recipe[name] == default:
+            del recipe[name]  # so that runs interrupted before the setting existed still resume
     digest = hashlib.sha256(json.dumps(recipe, sort_keys=True).encode())
     for group in (training_pieces, validation_pieces):
         digest.update(json.dumps([[piece.name, piece.tokens] for piece in group]).encode())
@@ -117,8 +121,10 @@ class KeepBundle(keras.callbacks.Callback):
         for name, value in logs.items():
             self.history.setdefault(name, []).append(float(value))
         current = float(logs[self.monitor])
-        if current < self.best:
-            self.best = current
+        # `best` is kept as a figure to minimise: an accuracy is stored negated.
+        to_minimise = -current if self.monitor.endswith("accuracy") else current
+        if to_minimise < self.best:
+            self.best = to_minimise
             training = {**self.summary, "best_epoch": epoch + 1, "monitor": self.monitor,
                         **{name: float(value) for name, value in logs.items()}}
             save_bundle(self.out, self.settings, self.vocabulary, self.model, self.training_indices, training,
@@ -131,7 +137,8 @@ class KeepBundle(keras.callbacks.Callback):
         }
         write_json_atomically(self.out / RESUME_FILE, resume_state)
         remove_unreferenced_files(self.out)
-        plot_training(self.history, self.summary.get("count_models", {}), self.out / TRAINING_PICTURE)
+        kept_epoch = read_pointer(self.out)["training"]["best_epoch"] if (self.out / POINTER_FILE).is_file() else None
+        plot_training(self.history, self.summary.get("count_models", {}), self.out / TRAINING_PICTURE, kept_epoch)
 
 
 def describe(corpus, training_pieces, validation_pieces, vocabulary, train_windows, validation_windows) -> dict:
@@ -218,9 +225,9 @@ def train(settings: Settings, midi_dir: Path, out: Path, resume: bool = False, c
           f"shorter than the {settings.sequence_length}-token window gave no windows")
 
     has_validation = len(validation_windows) > 0
-    monitor = "val_loss" if has_validation else "loss"
+    monitor = ("val_" if has_validation else "") + settings.keep_best  # a figure Keras logs
     if not has_validation:
-        print("no validation windows: the best model is judged on the training loss")
+        print(f"no validation windows: the best model is judged on the training {settings.keep_best}")
     fingerprint = data_fingerprint(settings, training_pieces, validation_pieces)
     training_indices = [vocabulary.encode(piece.tokens) for piece in training_pieces]
     validation_indices = [vocabulary.encode(piece.tokens) for piece in validation_pieces]
@@ -245,7 +252,8 @@ def train(settings: Settings, midi_dir: Path, out: Path, resume: bool = False, c
                  KeepBundle(out, settings, vocabulary, training_indices, validation_indices, monitor, summary,
                             fingerprint, history, best)]
     if settings.patience > 0:
-        callbacks.append(keras.callbacks.EarlyStopping(monitor=monitor, patience=settings.patience))
+        callbacks.append(keras.callbacks.EarlyStopping(monitor=monitor, mode=KEEP_BEST[settings.keep_best],
+                                                       patience=settings.patience))
     model.fit(
         training_batches(train_windows, len(vocabulary), settings, first_epoch),
         validation_data=(WindowBatches(validation_windows, len(vocabulary), settings.batch_size, shuffle=False,

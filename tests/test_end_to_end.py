@@ -7,12 +7,14 @@ has TensorFlow loaded already, to keep the suite quick.
 
 import argparse
 import dataclasses
+import json
 import math
 import subprocess
 import sys
 from pathlib import Path
 
 import keras
+import numpy as np
 import pytest
 
 import predict as predict_script
@@ -29,11 +31,11 @@ QUICK_TRAINING = ["--preset", "tiny", "--epochs", "1", "--sequence-length", "8"]
 # and --model (the transformer has its own tests, test_transformer.py).
 ALL_FLAGS = ["--rests", "--octave-chords", "--durations", "--velocities", "--embedding", "8", "--token-parts",
              "--optimizer", "adam", "--learning-rate", "0.01", "--batch-size", "16", "--validation-split", "0.25",
-             "--patience", "2", "--every-step", "--seed", "5"]
+             "--patience", "2", "--every-step", "--dropout", "0.2", "--keep-best", "accuracy", "--seed", "5"]
 ALL_FLAGS_SETTINGS = Settings(rests=True, octave_chords=True, durations=True, velocities=True, sequence_length=8,
-                              preset="tiny", embedding=8, token_parts=True, epochs=1, batch_size=16,
+                              preset="tiny", embedding=8, token_parts=True, epochs=3, batch_size=16,
                               validation_split=0.25, patience=2, every_step=True, optimizer="adam",
-                              learning_rate=0.01, seed=5)
+                              learning_rate=0.01, dropout=0.2, keep_best="accuracy", seed=5)
 LEFT_AT_THEIR_DEFAULTS = {"transpose", "mixed_precision", "model"}
 
 
@@ -64,7 +66,8 @@ def parsed_training_folder(training_folder) -> Path:
 @pytest.fixture(scope="module")
 def all_flags_bundle(tmp_path_factory, parsed_training_folder) -> Path:
     out = tmp_path_factory.mktemp("all_flags_bundle")
-    succeeds(train_script, *QUICK_TRAINING, *ALL_FLAGS, "--midi-dir", parsed_training_folder, "--out", out)
+    succeeds(train_script, *QUICK_TRAINING, *ALL_FLAGS, "--midi-dir", parsed_training_folder, "--out", out,
+             "--epochs", "3")
     return out
 
 
@@ -78,7 +81,11 @@ def test_train_writes_a_complete_bundle_with_the_flags_it_was_given(all_flags_bu
     assert bundle.training["files_read"] == 3 and len(held_out) == 1
     assert set(held_out) < {path.name for path in training_folder.iterdir()}
     assert bundle.training["training_files"] == 2
-    assert bundle.training["monitor"] == "val_loss"
+    # --keep-best accuracy: the bundle holds the epoch of the highest held-out top-1, the first of equals.
+    assert bundle.training["monitor"] == "val_accuracy"
+    accuracies = json.loads((all_flags_bundle / "resume.json").read_text())["history"]["val_accuracy"]
+    assert len(accuracies) == 3
+    assert bundle.training["best_epoch"] == 1 + int(np.argmax(accuracies))
     assert bundle.training["pieces_shorter_than_window"] == 0  # every piece is longer than 8 tokens
     assert len(bundle.training_pieces) == 2 and len(bundle.validation_pieces) == 1
 
@@ -165,6 +172,8 @@ def test_every_setting_is_a_train_flag_with_the_settings_default(field, train_he
     assert flag in train_help, f"the setting {field.name} has no flag"
     if isinstance(field.default, bool):
         assert field.default is False and "(default:" not in train_help[flag], f"{flag}: a switch, off by default"
+    elif field.default is None:  # decided by another setting, which the help names
+        assert "(default: the preset's" in train_help[flag], train_help[flag]
     else:
         assert train_help[flag].endswith(f"(default: {field.default})"), train_help[flag]
 

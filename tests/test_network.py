@@ -1,6 +1,8 @@
 """Stage 3: settings -> Keras model. Every preset builds; the original preset is the original network;
 --embedding and --token-parts change only the input and the output scores."""
 
+import dataclasses
+
 import keras
 import numpy as np
 import pytest
@@ -60,6 +62,23 @@ def test_output_is_a_probability_distribution():
     probabilities = keras.ops.convert_to_numpy(model(network_input, training=False))
     assert probabilities.shape == (3, VOCABULARY_SIZE)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+
+
+@pytest.mark.parametrize("model_name", ["lstm", "transformer"])
+def test_dropout_replaces_every_dropout_of_the_preset(model_name):
+    def rates(settings):
+        model = build_network(settings, VOCABULARY_SIZE)
+        dropouts = [layer.rate for layer in model.layers if isinstance(layer, keras.layers.Dropout)]
+        recurrent = [layer.recurrent_dropout for layer in model.layers if isinstance(layer, keras.layers.LSTM)]
+        return dropouts, recurrent
+
+    preset = Settings(preset="small", sequence_length=SEQUENCE_LENGTH, model=model_name)
+    dropouts, recurrent = rates(preset)
+    assert dropouts and set(dropouts) == {0.3 if model_name == "lstm" else 0.1}
+    dropouts, recurrent = rates(dataclasses.replace(preset, dropout=0.05))
+    assert dropouts and set(dropouts) == {0.05}
+    # The original keeps the last LSTM free of recurrent dropout; --dropout changes the others only.
+    assert recurrent == ([0.05, 0.0] if model_name == "lstm" else [])
 
 
 def test_inference_copy_has_no_recurrent_dropout_and_computes_the_same():

@@ -389,6 +389,7 @@ def test_train_mistakes(arguments, expected, good_folder, a_file, tmp_path, monk
         ("--sequence-length", "0", "--sequence-length must be at least 1"),
         ("--validation-split", "1", "--validation-split must be at least 0 and below 1"),
         ("--patience", "-1", "--patience must be 0 (never stop early) or more"),
+        ("--dropout", "1", "--dropout must be at least 0 and below 1"),
     ],
 )
 def test_train_refuses_a_bad_number_before_reading_any_file(flag, value, expected, good_folder, tmp_path):
