@@ -109,6 +109,9 @@ def settings_from(arguments: argparse.Namespace) -> Settings:
 def main() -> None:
     arguments = parse_arguments()
     settings = settings_from(arguments)
+    from classical_composer.corpus import check_midi_folder
+
+    check_midi_folder(arguments.midi_dir)  # before TensorFlow takes seconds to load
     quiet_tensorflow()
     from classical_composer.training import distribution_strategy, train  # imports Keras: after the flags are known to be good
 

@@ -32,6 +32,7 @@ from music21 import midi
 from music21.midi.translate import midiFileToStream
 
 from classical_composer.atomic import replaced_atomically
+from classical_composer.cli import UserError
 from classical_composer.parse import tokens_of
 
 MIDI_SUFFIXES = (".mid", ".midi")
@@ -199,6 +200,13 @@ def _store_in_cache(cache_dir: Path, entries: dict) -> None:
 
 
 # --- A folder -> corpus, with the cache and a process pool ------------------
+
+
+def check_midi_folder(midi_dir: Path) -> None:
+    """Refuse a --midi-dir that is not a folder, in one sentence."""
+    if not Path(midi_dir).is_dir():
+        problem = "is a file, not a folder" if Path(midi_dir).exists() else "does not exist"
+        raise UserError(f"the MIDI folder {midi_dir} {problem}; point --midi-dir at a folder of .mid files")
 
 
 def midi_files_in(midi_dir: Path) -> list[Path]:

@@ -31,7 +31,7 @@ from classical_composer.bundle import (
     remove_unreferenced_files, save_bundle, save_model_file, write_json_atomically,
 )
 from classical_composer.cli import UserError
-from classical_composer.corpus import parse_folder
+from classical_composer.corpus import check_midi_folder, parse_folder
 from classical_composer.evaluate import count_model_figures, evaluate, format_comparison
 from classical_composer.network import build_network, fast_lstm_pays
 from classical_composer.plot import plot_training
@@ -196,9 +196,7 @@ def train(settings: Settings, midi_dir: Path, out: Path, resume: bool = False, c
     None trains on one device.
     """
     midi_dir, out = Path(midi_dir), Path(out)
-    if not midi_dir.is_dir():
-        problem = "is a file, not a folder" if midi_dir.exists() else "does not exist"
-        raise UserError(f"the MIDI folder {midi_dir} {problem}; point --midi-dir at a folder of .mid files")
+    check_midi_folder(midi_dir)
     check_out_folder(out)
     if resume and not (out / RESUME_FILE).is_file():
         raise UserError(f"there is no interrupted run to resume in {out}; start one without --resume")
