@@ -156,10 +156,24 @@ def build_lstm_network(settings: Settings, vocabulary_size: int, part_count: int
 
 
 def last_step(model: keras.Model) -> keras.Model:
-    """The model itself, or for --every-step a model of its probabilities after the window's last step."""
+    """The model itself, or for --every-step a model of its probabilities after the window's last step.
+
+    The last step is taken before the output layers, which then score the
+    vocabulary once per window instead of once per step: with thousands of
+    classes they are the largest product of the network.
+    """
     if len(model.output.shape) == 2:  # (batch, vocabulary)
         return model
-    return keras.Model(model.input, model.output[:, -1], name=f"{model.name}_last_step")
+
+    def reapply(layer_name: str, x):  # the trained layer itself, so the weights are shared
+        return model.get_layer(layer_name)(x)
+
+    features = model.get_layer("token_logits").input[:, -1]  # (batch, features): what token_scores reads
+    scores = reapply("token_logits", features)
+    if any(layer.name == "part_scores" for layer in model.layers):  # the same sum as token_scores makes
+        summed = reapply("parts_to_tokens", reapply("part_scores", features))
+        scores = reapply("token_and_part_logits", [scores, summed])
+    return keras.Model(model.input, reapply("next_token_probabilities", scores), name=f"{model.name}_last_step")
 
 
 def fast_lstm_pays() -> bool:

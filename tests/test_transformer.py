@@ -71,6 +71,9 @@ def test_token_parts_work_for_the_transformer():
     model = build_network(settings, len(vocabulary), parts.matrix)
     assert model.output_shape == (None, 4, len(vocabulary))
     np.testing.assert_array_equal(model.get_layer("parts_to_tokens").get_weights()[0], parts.matrix.T)
+    # The inference copy scores only the last step, through the same output layers, parts included.
+    windows = np.array([[0, 1, 2, 3], [5, 4, 3, 2]], dtype=np.int32)
+    np.testing.assert_allclose(inference_copy(model)(windows).numpy(), model(windows).numpy()[:, -1], atol=1e-6)
 
 
 # --- Flags that do not go together --------------------------------------------------------
