@@ -6,7 +6,6 @@ one copies it first).
 """
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -65,15 +64,17 @@ TINY_BUNDLE_FLAGS = ["--preset", "tiny", "--epochs", "1", "--sequence-length", "
 
 @pytest.fixture(scope="session")
 def tiny_bundle(training_folder, tmp_path_factory) -> Path:
-    """A bundle written by train.py run as a user runs it, with TINY_BUNDLE_FLAGS; not musical, but real."""
+    """A bundle written by train.py's main() with TINY_BUNDLE_FLAGS; not musical, but real.
+
+    It runs in this process, which has TensorFlow loaded already; test_robustness.py
+    runs train.py as a process of its own, as a user does.
+    """
+    import train as train_script
     from classical_composer.corpus import parse_folder
     from classical_composer.settings import Settings
+    from script_runs import succeeds
 
     parse_folder(training_folder, Settings().encoding(), workers=1)  # into the private cache: train.py needs no pool
     out = tmp_path_factory.mktemp("tiny_bundle")
-    finished = subprocess.run(
-        [sys.executable, "train.py", *TINY_BUNDLE_FLAGS, "--midi-dir", str(training_folder), "--out", str(out)],
-        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300,
-    )
-    assert finished.returncode == 0, f"train.py failed:\n{finished.stdout}\n{finished.stderr}"
+    succeeds(train_script, *TINY_BUNDLE_FLAGS, "--midi-dir", training_folder, "--out", out)
     return out

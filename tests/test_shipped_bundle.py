@@ -54,12 +54,16 @@ def test_bundle_records_the_command_and_all_four_features(bundle):
         assert flag in command
 
 
+@pytest.fixture(scope="module")
+def probabilities_of(bundle):
+    return probability_function(bundle.model, bundle.settings, len(bundle.vocabulary))  # compiled once
+
+
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_top_7_does_not_collapse(bundle, seed):
+def test_top_7_does_not_collapse(bundle, probabilities_of, seed):
     random = np.random.default_rng(seed)
     vocabulary_size = len(bundle.vocabulary)
     start = seed_windows(bundle.training_pieces, bundle.settings.sequence_length, 1, random)
-    probabilities_of = probability_function(bundle.model, bundle.settings, vocabulary_size)
     song = generate(probabilities_of, start, EVENTS, vocabulary_size, top_k=7, random=random,
                     reads_token_indices=bundle.settings.reads_token_indices)[0]
     run_length, _ = longest_run(song.tolist())
