@@ -32,7 +32,9 @@ def parse_arguments(argv=None) -> argparse.Namespace:
     music.add_argument("--num-notes", metavar="N", type=int, default=500, help="events (notes, chords, rests) to generate per song")
     music.add_argument("--num-songs", metavar="N", type=int, default=1, help="songs to generate in one batched pass, each from its own random seed window (all from the primer with --prime)")
     music.add_argument("--instrument", metavar="NAME", default="Piano", help="music21 instrument name for the output, e.g. Harpsichord, Violin")
-    music.add_argument("--bpm", metavar="BPM", type=float, default=120, help="tempo of the output, in quarter notes per minute")
+    music.add_argument("--bpm", metavar="BPM", type=float, default=None,
+                       help="tempo of the output, in quarter notes per minute (default: 120, or the tempo events "
+                            "of a bundle trained on performance events)")
     music.add_argument("--prime", metavar="FILE.mid", default=None,
                        help="start from the end of this MIDI file instead of a random training window; unknown "
                        "tokens become the nearest known token, a short file is padded with training data; "
@@ -74,7 +76,7 @@ def check_arguments(arguments: argparse.Namespace) -> None:
         raise UserError("--top-k must be 0 (whole distribution), 1 (argmax) or more")
     if not arguments.temperature > 0:
         raise UserError("--temperature must be above 0")
-    if not arguments.bpm > 0:
+    if arguments.bpm is not None and not arguments.bpm > 0:
         raise UserError("--bpm must be above 0")
     folder = Path(arguments.output).parent
     if not folder.is_dir():
@@ -125,7 +127,7 @@ def main() -> None:
     for path, start, song in zip(output_paths(arguments.output, arguments.num_songs), starts, composed):
         token_list = bundle.vocabulary.decode(song)
         try:
-            write_midi(token_list, path, arguments.instrument, arguments.bpm)
+            write_midi(token_list, path, arguments.instrument, arguments.bpm, bundle.settings.representation)
         except OSError as error:  # a full disk, or a file that cannot be replaced
             raise UserError(f"cannot write {path} ({error.strerror or error}); choose another --output") from None
         print(f"wrote {path}")  # its figures follow in the report

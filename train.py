@@ -15,7 +15,7 @@ import sys
 
 from classical_composer import tokens
 from classical_composer.cli import HelpWithDefaults, UserError, quiet_tensorflow, run
-from classical_composer.settings import KEEP_BEST, MODELS, OPTIMIZERS, PRESETS, Settings
+from classical_composer.settings import KEEP_BEST, MODELS, OPTIMIZERS, PRESETS, REPRESENTATIONS, Settings
 
 DEFAULTS = Settings()
 LENGTHS_IN_WORDS = ", ".join(f"{name} (< {bound:g} quarter)" if bound != float("inf") else f"or {name}"
@@ -39,6 +39,9 @@ def parse_arguments(argv=None) -> argparse.Namespace:
                       "at least one file when there are two or more")
 
     encoding = parser.add_argument_group("encoding (what a token holds; see README, 'Token grammar')")
+    encoding.add_argument("--representation", choices=REPRESENTATIONS, default=DEFAULTS.representation,
+                          help="notes = one token per onset, as the original; events = performance events: note "
+                               "on and off, waits of 1/12 beat to 4 beats, volume, tempo, pedal (docs/performance.md)")
     encoding.add_argument("--rests", action="store_true", help="add a 'rest' token for time in which nothing sounds")
     encoding.add_argument("--octave-chords", action="store_true",
                           help="spell chords with each pitch's octave (C2.G2.E-4) instead of pitch classes (0.4.7)")

@@ -34,6 +34,7 @@ from music21.midi.translate import midiFileToStream
 from classical_composer.atomic import replaced_atomically
 from classical_composer.cli import UserError
 from classical_composer.parse import tokens_of
+from classical_composer.performance import NOTE_ON, decode, performance_of_midi
 
 MIDI_SUFFIXES = (".mid", ".midi")
 
@@ -137,6 +138,8 @@ def parse_midi_file(path: Path, encoding: dict) -> list[str]:
     except Exception as error:  # music21 raises many types for malformed files
         raise UnreadableMidi(f"not a readable MIDI file ({type(error).__name__}: {error})") from error
     check_midi_length(midi_file)
+    if encoding["representation"] == "events":
+        return performance_tokens(file_bytes)
     try:
         score = midiFileToStream(midi_file)
     except Exception as error:
@@ -148,6 +151,17 @@ def parse_midi_file(path: Path, encoding: dict) -> list[str]:
     if not token_list:
         raise UnreadableMidi("it has no pitched notes")
     return token_list
+
+
+def performance_tokens(file_bytes: bytes) -> list[str]:
+    """A MIDI file's performance events (performance.py); raises UnreadableMidi when no note is played."""
+    try:
+        events = performance_of_midi(file_bytes)
+    except Exception as error:  # music21's MIDI reader raises many types for malformed files
+        raise UnreadableMidi(f"its MIDI events could not be read ({type(error).__name__}: {error})") from error
+    if not any(decode(event).kind == NOTE_ON for event in events):
+        raise UnreadableMidi("it has no pitched notes")
+    return events
 
 
 def one_line(reason: str) -> str:

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from classical_composer import tokens
+from classical_composer import performance, tokens
 from classical_composer.cli import UserError
 from classical_composer.corpus import UnreadableMidi, parse_midi_file
 from classical_composer.report import PITCH_CLASSES, format_report, generation_report, midi_pitches
@@ -107,8 +107,23 @@ def nearest_known_token(token: str, known_tokens: list[str]) -> str:
     a missing chord becomes the known chord sharing the most pitch classes,
     and a rest of a missing length becomes a rest of the nearest length.
     """
+    if token in performance.EVENT_OF_TEXT:
+        return nearest_known_event(token, known_tokens)
     wanted = tokens.decode(token)
     return min(known_tokens, key=lambda known: token_distance(wanted, tokens.decode(known)))
+
+
+def nearest_known_event(text: str, known_events: list[str]) -> str:
+    """The known performance event of the same kind with the nearest value (pitch, wait, volume, tempo)."""
+    wanted = performance.decode(text)
+
+    def distance(known: str) -> tuple:
+        event = performance.decode(known)
+        if event.kind != wanted.kind:
+            return (1, 0)
+        return (0, abs((event.value or 0) - (wanted.value or 0)))
+
+    return min(known_events, key=distance)
 
 
 @dataclass

@@ -333,14 +333,26 @@ def midi_message(track: midi.MidiTrack, kind, **fields) -> midi.MidiEvent:
     return message
 
 
-def midi_of_performance(texts: Iterable[str]) -> bytes:
+def tempo_message(track: midi.MidiTrack, bpm: float) -> midi.MidiEvent:
+    message = midi_message(track, midi.MetaEvents.SET_TEMPO)
+    message.data = round(MICROSECONDS_PER_MINUTE / bpm).to_bytes(3, "big")
+    return message
+
+
+def midi_of_performance(texts: Iterable[str], program: int = 0, bpm: float | None = None) -> bytes:
     """Performance event strings -> the bytes of a one-track MIDI file that plays them.
 
+    program: the General MIDI instrument, 0 to 127 (0 is the piano).
+    bpm:     None plays the performance's own tempo events; a number replaces them with this one tempo.
     Raises ValueError at the first string that is not a performance event.
     Write the bytes with atomic.replaced_atomically to save them as a file.
     """
     track = midi.MidiTrack(index=0)
     messages = []  # (step, order at equal steps, MIDI message)
+    if program:
+        messages.append((0, TEMPO_FIRST, midi_message(track, midi.ChannelVoiceMessages.PROGRAM_CHANGE, data=program)))
+    if bpm is not None:
+        messages.append((0, TEMPO_FIRST, tempo_message(track, bpm)))
     now, volume = 0, DEFAULT_VOLUME
     pressed_at: dict[int, int] = {}  # pitch -> the step its key went down, while it is down
 
@@ -358,10 +370,8 @@ def midi_of_performance(texts: Iterable[str]) -> bytes:
             now += int(value * STEPS_PER_BEAT)
         elif kind == VOLUME:
             volume = value
-        elif kind == TEMPO:
-            tempo = midi_message(track, midi.MetaEvents.SET_TEMPO)
-            tempo.data = round(MICROSECONDS_PER_MINUTE / value).to_bytes(3, "big")
-            messages.append((now, TEMPO_FIRST, tempo))
+        elif kind == TEMPO and bpm is None:
+            messages.append((now, TEMPO_FIRST, tempo_message(track, value)))
         elif kind in (PEDAL_ON, PEDAL_OFF):
             pedal = midi_message(track, midi.ChannelVoiceMessages.CONTROLLER_CHANGE, parameter1=SUSTAIN_PEDAL)
             pedal.parameter2 = PEDAL_DOWN if kind == PEDAL_ON else PEDAL_UP

@@ -20,6 +20,7 @@ from music21 import chord, instrument, note, stream, tempo
 from classical_composer import tokens
 from classical_composer.atomic import replaced_atomically
 from classical_composer.network import inference_copy
+from classical_composer.performance import midi_of_performance
 from classical_composer.prepare_sequences import encode_window
 from classical_composer.settings import Settings
 
@@ -106,8 +107,10 @@ def generate(probabilities_of, start_windows: np.ndarray, num_notes: int, vocabu
 
 # --- Tokens -> MIDI -----------------------------------------------------------
 
+DEFAULT_BPM = 120  # the tempo of note tokens, which carry none of their own
 
-def tokens_to_stream(token_list: list[str], instrument_name: str = "Piano", bpm: float = 120) -> stream.Stream:
+
+def tokens_to_stream(token_list: list[str], instrument_name: str = "Piano", bpm: float = DEFAULT_BPM) -> stream.Stream:
     """Tokens -> a music21 stream, one event after another.
 
     Without --durations every event lasts exactly STEP_QUARTERS and the next
@@ -139,7 +142,15 @@ def tokens_to_stream(token_list: list[str], instrument_name: str = "Piano", bpm:
     return part
 
 
-def write_midi(token_list: list[str], path: Path, instrument_name: str = "Piano", bpm: float = 120) -> None:
-    """Write tokens as a MIDI file. The file appears complete or not at all."""
+def write_midi(token_list: list[str], path: Path, instrument_name: str = "Piano", bpm: float | None = None,
+               representation: str = "notes") -> None:
+    """Write tokens (or performance events) as a MIDI file. The file appears complete or not at all.
+
+    bpm: None is 120 for note tokens, and the events' own tempo for performance events.
+    """
     with replaced_atomically(path) as temporary:
-        tokens_to_stream(token_list, instrument_name, bpm).write("midi", fp=temporary)
+        if representation == "events":
+            program = instrument.fromString(instrument_name).midiProgram or 0
+            Path(temporary).write_bytes(midi_of_performance(token_list, program, bpm))
+        else:
+            tokens_to_stream(token_list, instrument_name, bpm or DEFAULT_BPM).write("midi", fp=temporary)

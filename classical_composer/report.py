@@ -29,6 +29,9 @@ longest copied stretch
                     training piece. A few tokens are common to any two pieces
                     in the same style; a stretch as long as the seed window or
                     longer means the model is reciting a training piece.
+
+With performance events (performance.py) a "token" is an event: only a
+note-on sounds (its pitch counts), and nothing is a rest.
 """
 
 import functools
@@ -38,7 +41,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from music21 import pitch
 
-from classical_composer import tokens
+from classical_composer import performance, tokens
 
 PITCH_CLASSES = 12
 INDEX_BYTES = 4  # token indices are compared as int32 bytes, see longest_copied_stretch
@@ -61,6 +64,18 @@ def sound_of(token: str) -> str:
     return tokens.decode(token).sound
 
 
+def token_pitches(token: str) -> tuple[int, ...]:
+    """The MIDI numbers a token starts to play: a note token's sound, or a performance event's note-on."""
+    if token in performance.EVENT_OF_TEXT:  # waits, volumes, note-offs and the rest play nothing new
+        event = performance.decode(token)
+        return (event.value,) if event.kind == performance.NOTE_ON else ()
+    return midi_pitches(sound_of(token))
+
+
+def is_rest(token: str) -> bool:
+    return token not in performance.EVENT_OF_TEXT and tokens.is_rest(sound_of(token))
+
+
 # --- One figure each -------------------------------------------------------------
 
 
@@ -78,12 +93,12 @@ def rest_share(token_list: Sequence[str]) -> float:
     """The share of tokens that are rests, in [0, 1]; 0 for no tokens."""
     if not token_list:
         return 0.0
-    return sum(tokens.is_rest(sound_of(token)) for token in token_list) / len(token_list)
+    return sum(is_rest(token) for token in token_list) / len(token_list)
 
 
 def pitch_range(token_list: Sequence[str]) -> tuple[int, int] | None:
     """(lowest, highest) MIDI number that sounds; None when nothing sounds."""
-    sounding = [number for token in token_list for number in midi_pitches(sound_of(token))]
+    sounding = [number for token in token_list for number in token_pitches(token)]
     return (min(sounding), max(sounding)) if sounding else None
 
 
@@ -95,7 +110,7 @@ def pitch_class_histogram(token_counts: Mapping[str, int]) -> np.ndarray:
     """
     histogram = np.zeros(PITCH_CLASSES)
     for token, count in token_counts.items():
-        for number in midi_pitches(sound_of(token)):
+        for number in token_pitches(token):
             histogram[number % PITCH_CLASSES] += count
     total = histogram.sum()
     return histogram / total if total else histogram

@@ -59,6 +59,10 @@ TRANSFORMER_PRESETS = {
 }
 assert TRANSFORMER_PRESETS.keys() == PRESETS.keys(), "--preset names one size of each network"
 
+# How a piece becomes tokens: one token per onset (tokens.py, the original's way), or
+# performance events (performance.py: note on and off, waits, volume, tempo, pedal).
+REPRESENTATIONS = ("notes", "events")
+
 # The networks train.py can build: network.py's LSTM (the original) or transformer.py's decoder.
 MODELS = ("lstm", "transformer")
 
@@ -76,6 +80,7 @@ class Settings:
     """What train.py was asked for. Field comments give the unit and meaning."""
 
     # --- Encoding: how a piece becomes tokens (see tokens.py for the grammar).
+    representation: str = "notes"  # one of REPRESENTATIONS; "events" is performance.py's grammar
     rests: bool = False  # add a "rest" token for time in which nothing sounds
     octave_chords: bool = False  # chords keep each pitch's octave, not just pitch classes
     durations: bool = False  # add the event's length as one of three bins
@@ -117,6 +122,11 @@ class Settings:
             (self.patience >= 0, "--patience must be 0 (never stop early) or more"),
             (self.embedding >= 0, "--embedding must be 0 (the original's scalar input) or more"),
             (self.model in MODELS, f"unknown model '{self.model}'; choose one of {', '.join(MODELS)}"),
+            (self.representation in REPRESENTATIONS,
+             f"unknown representation '{self.representation}'; choose one of {', '.join(REPRESENTATIONS)}"),
+            (self.representation != "events" or not self.note_token_flags,
+             f"performance events keep every length, loudness and pitch as played, so leave out "
+             f"{', '.join(self.note_token_flags)} with --representation events"),
             (self.model != "transformer" or self.embedding == 0,
              "the transformer's token vectors are as wide as its preset says, so leave out --embedding "
              "with --model transformer"),
@@ -146,6 +156,12 @@ class Settings:
         return size if self.dropout is None else dataclasses.replace(size, dropout=self.dropout)
 
     @property
+    def note_token_flags(self) -> list[str]:
+        """The flags given that shape note tokens only (tokens.py), as train.py spells them."""
+        names = ("rests", "octave_chords", "durations", "velocities", "transpose", "token_parts")
+        return ["--" + name.replace("_", "-") for name in names if getattr(self, name)]
+
+    @property
     def reads_token_indices(self) -> bool:
         """Whether the network reads token indices (an embedding) rather than the original's scalar."""
         return self.embedding > 0 or self.model == "transformer"
@@ -161,7 +177,7 @@ class Settings:
 
     def encoding(self) -> dict:
         """The fields that decide which tokens a MIDI file gives (used as a cache key)."""
-        names = ("rests", "octave_chords", "durations", "velocities", "transpose")
+        names = ("representation", "rests", "octave_chords", "durations", "velocities", "transpose")
         return {name: getattr(self, name) for name in names}
 
     def as_dict(self) -> dict:

@@ -41,8 +41,9 @@ from classical_composer.token_parts import token_parts
 
 TRAINING_PICTURE = "training.png"
 # Settings added after --resume existed, with their defaults; see data_fingerprint.
-SETTINGS_ADDED_LATER = {"model": "lstm", "dropout": None, "keep_best": "loss"}
+SETTINGS_ADDED_LATER = {"model": "lstm", "dropout": None, "keep_best": "loss", "representation": "notes"}
 STATISTICS_WINDOWS = 2048  # training windows that batch-norm statistics are measured on after each epoch
+STATISTICS_BATCH_SIZE = 512  # windows per forward pass while measuring them: fewer, larger passes are faster
 
 
 def data_fingerprint(settings: Settings, training_pieces: list, validation_pieces: list) -> str:
@@ -97,7 +98,7 @@ def statistics_sample(windows: Windows, vocabulary_size: int, settings: Settings
     count = min(len(windows), STATISTICS_WINDOWS)
     picked = np.linspace(0, len(windows) - 1, count).astype(np.int64)
     sample = Windows(windows.token_indices, windows.starts[picked], windows.sequence_length, 0)
-    return WindowBatches(sample, vocabulary_size, settings.batch_size, shuffle=False,
+    return WindowBatches(sample, vocabulary_size, STATISTICS_BATCH_SIZE, shuffle=False,
                          reads_token_indices=settings.reads_token_indices)
 
 

@@ -1,8 +1,8 @@
 """The scripts as a user runs them: train.py writes a bundle, predict.py composes from it alone.
 
-train.py runs as its own process for conftest's tiny bundle, predict.py once
-below; their other runs call main() in this process (script_runs.py), which
-has TensorFlow loaded already, to keep the suite quick.
+predict.py runs as its own process once below, and train.py in
+test_robustness.py; their other runs call main() in this process
+(script_runs.py), which has TensorFlow loaded already, to keep the suite quick.
 """
 
 import argparse
@@ -27,8 +27,9 @@ from script_runs import succeeds
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 QUICK_TRAINING = ["--preset", "tiny", "--epochs", "1", "--sequence-length", "8"]
 # A value other than the default for every setting but --transpose (a piece written in C and read
-# back may be heard in another key, and so leave the vocabulary), --mixed-precision (its own test)
-# and --model (the transformer has its own tests, test_transformer.py).
+# back may be heard in another key, and so leave the vocabulary), --mixed-precision (its own test),
+# --model (the transformer has its own tests, test_transformer.py) and --representation
+# (performance events have theirs, test_events_end_to_end.py).
 ALL_FLAGS = ["--rests", "--octave-chords", "--durations", "--velocities", "--embedding", "8", "--token-parts",
              "--optimizer", "adam", "--learning-rate", "0.01", "--batch-size", "16", "--validation-split", "0.25",
              "--patience", "2", "--every-step", "--dropout", "0.2", "--keep-best", "accuracy", "--seed", "5"]
@@ -36,7 +37,7 @@ ALL_FLAGS_SETTINGS = Settings(rests=True, octave_chords=True, durations=True, ve
                               preset="tiny", embedding=8, token_parts=True, epochs=3, batch_size=16,
                               validation_split=0.25, patience=2, every_step=True, optimizer="adam",
                               learning_rate=0.01, dropout=0.2, keep_best="accuracy", seed=5)
-LEFT_AT_THEIR_DEFAULTS = {"transpose", "mixed_precision", "model"}
+LEFT_AT_THEIR_DEFAULTS = {"transpose", "mixed_precision", "model", "representation"}
 
 
 def run_script(script: str, *arguments) -> subprocess.CompletedProcess:

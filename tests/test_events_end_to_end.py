@@ -1,0 +1,97 @@
+"""--representation events from train.py to predict.py: performance events instead of note tokens.
+
+In:  conftest's training folder, read as performance events (performance.py).
+Out: nothing; these tests fail if an events bundle cannot be trained, composed
+     from byte-identically, primed, re-tempoed or reported on, or if the
+     note-token flags are accepted with it.
+"""
+
+import pytest
+from music21 import converter, midi, tempo
+
+import predict as predict_script
+import train as train_script
+from classical_composer import performance
+from classical_composer.bundle import load_bundle
+from classical_composer.corpus import parse_folder, parse_midi_file
+from classical_composer.listen import nearest_known_token
+from classical_composer.report import generation_report, token_pitches
+from classical_composer.settings import Settings
+from script_runs import run_main, succeeds
+
+EVENTS_TRAINING = ["--preset", "tiny", "--epochs", "1", "--sequence-length", "16", "--representation", "events"]
+VIOLIN_PROGRAM = 40  # General MIDI, counted from 0
+
+
+@pytest.fixture(scope="module")
+def events_bundle(training_folder, tmp_path_factory):
+    parse_folder(training_folder, Settings(representation="events").encoding(), workers=1)  # no pool in train.py
+    out = tmp_path_factory.mktemp("events_bundle")
+    succeeds(train_script, *EVENTS_TRAINING, "--midi-dir", training_folder, "--out", out)
+    return out
+
+
+def test_an_events_bundle_holds_performance_events(events_bundle, training_folder):
+    bundle = load_bundle(events_bundle)
+    assert bundle.settings.representation == "events"
+    assert set(bundle.vocabulary.tokens) <= set(performance.vocabulary())
+    # The pieces it learned from are the files' performances, event for event.
+    first_file = sorted(training_folder.glob("*.mid"))[0]
+    assert parse_midi_file(first_file, bundle.settings.encoding()) == performance.performance_of_midi(first_file)
+
+
+def test_predict_writes_the_same_performance_twice_and_another_for_another_seed(events_bundle, tmp_path):
+    songs = {}
+    for name, seed in (("first", 1), ("again", 1), ("other seed", 2)):
+        output = tmp_path / f"{name}.mid"
+        succeeds(predict_script, "--weights", events_bundle, "--top-k", "7", "--seed", seed, "--num-notes", "120",
+                 "--output", output)
+        songs[name] = output.read_bytes()
+    assert songs["first"] == songs["again"]
+    assert songs["first"] != songs["other seed"]
+    # Lengths come from the waits between a note's on and off, not from three bins.
+    played = converter.parse(tmp_path / "first.mid").flatten().notes
+    assert len({element.quarterLength for element in played}) >= 2
+
+
+def test_prime_bpm_and_instrument_work_with_events(events_bundle, training_folder, tmp_path):
+    primer = sorted(training_folder.glob("*.mid"))[-1]
+    output = tmp_path / "primed.mid"
+    printed = succeeds(predict_script, "--weights", events_bundle, "--prime", primer, "--num-notes", "60",
+                       "--seed", "3", "--bpm", "90", "--instrument", "Violin", "--output", output)
+    assert f"the last 16 tokens of {primer}; 0 of them were not in the vocabulary" in printed
+    # --bpm replaces the tempo events the network wrote with one tempo.
+    marks = converter.parse(output).flatten().getElementsByClass(tempo.MetronomeMark)
+    assert [mark.number for mark in marks] == [90]
+    midi_file = midi.MidiFile()
+    midi_file.open(str(output))
+    midi_file.read()
+    midi_file.close()
+    programs = {event.data for track in midi_file.tracks for event in track.events
+                if event.type == midi.ChannelVoiceMessages.PROGRAM_CHANGE}
+    assert programs == {VIOLIN_PROGRAM}
+
+
+@pytest.mark.parametrize("flag", ["--rests", "--octave-chords", "--durations", "--velocities", "--transpose"])
+def test_note_token_flags_are_refused_with_events(flag, training_folder, tmp_path):
+    status, _, errors = run_main(train_script, *EVENTS_TRAINING, flag, "--midi-dir", training_folder,
+                                 "--out", tmp_path / "never")
+    assert (status, errors) == (2, f"error: performance events keep every length, loudness and pitch as played, "
+                                   f"so leave out {flag} with --representation events\n")
+    assert not (tmp_path / "never").exists()
+
+
+def test_the_report_counts_the_pitches_of_note_ons_only():
+    vocabulary = ["Note 60 On", "Note 60 Off", "Note 67 On", "Wait 1/2 beat"]
+    assert [token_pitches(event) for event in vocabulary] == [(60,), (), (67,), ()]
+    report = generation_report([0, 3, 1, 2, 3], vocabulary, [[0, 3, 1]])
+    assert (report["lowest_pitch"]["midi"], report["highest_pitch"]["midi"]) == (60, 67)
+    assert report["rest_share"] == 0
+    assert report["pitch_class_distance"] == pytest.approx(0.5)  # C and G half each, against C alone
+
+
+def test_an_unknown_primer_event_becomes_the_nearest_known_of_its_kind():
+    known = ["Note 60 On", "Note 72 On", "Wait 1/2 beat", "Wait 2 beat", "Volume 1"]
+    assert nearest_known_token("Note 62 On", known) == "Note 60 On"
+    assert nearest_known_token("Wait 3/2 beat", known) == "Wait 2 beat"
+    assert nearest_known_token("Volume 3", known) == "Volume 1"
