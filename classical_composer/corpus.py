@@ -1,8 +1,9 @@
 """Stage 1, around parse.py: a folder of MIDI files -> a Corpus of token lists.
 
-In:  a folder of MIDI files (.mid / .midi, any case) and the encoding settings.
-Out: a `Corpus`: one `Piece` (file name, list of token strings) per readable
-     file, and the files that were skipped with the reason why.
+In:  a folder of MIDI files (.mid / .midi, any case), directly in it or in
+     one subfolder per composer, and the encoding settings.
+Out: a `Corpus`: one `Piece` (path in the folder, token strings, composer) per
+     readable file, and the files that were skipped with the reason why.
 
 parse.py turns one score into tokens. A real collection of files needs three
 things around it, and they are here:
@@ -15,6 +16,7 @@ things around it, and they are here:
 """
 
 import contextlib
+from collections import Counter
 import hashlib
 import json
 import math
@@ -67,8 +69,9 @@ PROGRESS_LINES_IN_A_LOG = 4
 
 @dataclass
 class Piece:
-    name: str  # the file name, for messages
+    name: str  # the file's path inside the MIDI folder ("bach/bwv846.mid"), for messages
     tokens: list[str]  # one token per event, in time order
+    composer: str = ""  # the subfolder the file is in; "" for a file directly in the MIDI folder
 
 
 @dataclass
@@ -79,6 +82,10 @@ class Corpus:
     @property
     def token_count(self) -> int:
         return sum(len(piece.tokens) for piece in self.pieces)
+
+    def files_per_composer(self) -> dict[str, int]:
+        """Composer (subfolder name; "" for the folder itself) -> readable files, by name."""
+        return dict(sorted(Counter(piece.composer for piece in self.pieces).items()))
 
 
 class UnreadableMidi(Exception):
@@ -224,11 +231,22 @@ def check_midi_folder(midi_dir: Path) -> None:
 
 
 def midi_files_in(midi_dir: Path) -> list[Path]:
-    """The MIDI files directly in a folder, sorted by name; other files are ignored."""
+    """The MIDI files in a folder and in its subfolders, sorted by their path inside it; other files are ignored.
+
+    Each subfolder holds one composer's files (midi_songs/bach/..., midi_songs/palestrina/...),
+    as each subfolder holds one class for keras.utils.image_dataset_from_directory.
+    """
+    midi_dir = Path(midi_dir)
     return sorted(
-        (path for path in Path(midi_dir).iterdir() if path.suffix.lower() in MIDI_SUFFIXES and path.is_file()),
-        key=lambda path: path.name,
+        (path for path in midi_dir.rglob("*") if path.suffix.lower() in MIDI_SUFFIXES and path.is_file()),
+        key=lambda path: path.relative_to(midi_dir).as_posix(),
     )
+
+
+def composer_of(path: Path, midi_dir: Path) -> str:
+    """The subfolder of the MIDI folder that a file is in, its composer; "" for a file directly in the folder."""
+    inside = Path(path).relative_to(midi_dir).parts
+    return inside[0] if len(inside) > 1 else ""
 
 
 def _parse_for_pool(path: Path, encoding: dict) -> tuple[list[str] | None, str | None]:
@@ -279,6 +297,7 @@ def progress_printer(files: int):
 def parse_folder(midi_dir: Path, encoding: dict, cache_dir: Path | None = None, workers: int | None = None) -> Corpus:
     """Every MIDI file in a folder -> a Corpus. Unreadable files are skipped with a warning."""
     cache_dir = default_cache_dir() if cache_dir is None else Path(cache_dir)
+    midi_dir = Path(midi_dir)
     paths = midi_files_in(midi_dir)
     results: dict[Path, tuple] = {}
     keys = {}
@@ -318,10 +337,11 @@ def parse_folder(midi_dir: Path, encoding: dict, cache_dir: Path | None = None, 
     corpus = Corpus()
     for path in paths:
         token_list, reason = results[path]
+        name = path.relative_to(midi_dir).as_posix()
         if token_list is None:
             reason = one_line(reason)
-            print(f"warning: skipped {path.name}: {reason}", file=sys.stderr)
-            corpus.skipped.append((path.name, reason))
+            print(f"warning: skipped {name}: {reason}", file=sys.stderr)
+            corpus.skipped.append((name, reason))
         else:
-            corpus.pieces.append(Piece(path.name, token_list))
+            corpus.pieces.append(Piece(name, token_list, composer_of(path, midi_dir)))
     return corpus

@@ -146,6 +146,7 @@ def describe(corpus, training_pieces, validation_pieces, vocabulary, train_windo
     """The numbers worth printing and keeping in the bundle."""
     return {
         "files_read": len(corpus.pieces), "files_skipped": len(corpus.skipped), "tokens": corpus.token_count,
+        "files_per_composer": corpus.files_per_composer(),
         "classes": len(vocabulary),
         "training_files": len(training_pieces), "training_tokens": len(train_windows.token_indices),
         "training_windows": len(train_windows),
@@ -208,6 +209,10 @@ def train(settings: Settings, midi_dir: Path, out: Path, resume: bool = False, c
         raise UserError(f"no usable MIDI file in {midi_dir} (files skipped: {len(corpus.skipped)}); "
                         f"put .mid or .midi files with notes there")
     print(f"parsed {len(corpus.pieces)} files ({len(corpus.skipped)} skipped), {corpus.token_count} tokens")
+    composers = corpus.files_per_composer()
+    if list(composers) != [""]:  # some files are in subfolders: say how many each composer has
+        print("files per composer: " + ", ".join(f"{name or '(the folder itself)'} {count}"
+                                                 for name, count in composers.items()))
     training_pieces, validation_pieces = split_by_file(corpus.pieces, settings.validation_split, settings.seed)
     vocabulary = Vocabulary.of_pieces(corpus.pieces)
     train_windows = make_windows(training_pieces, vocabulary, settings.sequence_length)

@@ -37,6 +37,21 @@ def test_parse_folder_reads_every_file_and_skips_drums_only(tmp_path, midi_folde
     assert found.token_count == sum(len(piece.tokens) for piece in found.pieces)
 
 
+
+def test_each_subfolder_is_a_composer_and_files_in_the_folder_itself_are_one_unnamed_style(tmp_path, midi_folder):
+    folder = tmp_path / "by_composer"
+    for inside in ("loose.mid", "bach/chorale.mid", "bach/more/deeper.mid", "palestrina/mass.MID"):
+        (folder / inside).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(midi_folder / "two_hands.mid", folder / inside)
+    (folder / "bach" / "notes.txt").write_text("not music")
+    found = parse_folder(folder, FAITHFUL, cache_dir=tmp_path / "cache", workers=1)
+    assert [(piece.name, piece.composer) for piece in found.pieces] == [
+        ("bach/chorale.mid", "bach"), ("bach/more/deeper.mid", "bach"), ("loose.mid", ""),
+        ("palestrina/mass.MID", "palestrina")]
+    assert found.files_per_composer() == {"": 1, "bach": 2, "palestrina": 1}
+    assert all(piece.tokens == TWO_HANDS_FAITHFUL for piece in found.pieces)  # the same file, wherever it is
+
+
 # --- The process pool ------------------------------------------------------------------
 
 
