@@ -16,7 +16,8 @@ import pytest
 import predict as predict_script
 import train as train_script
 from classical_composer import evaluate as evaluate_script
-from classical_composer.bundle import POINTER_FILE, load_bundle
+from classical_composer.bundle import POINTER_FILE, load_bundle, save_model_file
+from classical_composer.network import build_network
 from classical_composer.corpus import parse_folder
 from classical_composer.settings import Settings
 from script_runs import run_main, succeeds
@@ -71,22 +72,32 @@ def test_the_bundles_record_how_they_read_tokens(embedding_bundle, parts_bundle)
     assert parts.model.get_layer("parts_to_tokens").trainable is False
 
 
-def test_trained_bundles_load_in_plain_keras_without_this_project(parts_bundle, tiny_bundle):
-    """Every layer is stock Keras: a process that never imports classical_composer loads both networks."""
+def test_trained_bundles_load_in_plain_keras_without_this_project(parts_bundle, tiny_bundle, tmp_path):
+    """Every layer is stock Keras: a process that never imports classical_composer loads and runs the networks."""
     model_files = [out / json.loads((out / POINTER_FILE).read_text())["model_file"]
                    for out in (tiny_bundle, parts_bundle[0])]
-    script = ("import sys, keras\n"
+    # The transformer too, saved as train.py saves it (the positions are computed inside the model).
+    transformer = build_network(Settings(model="transformer", preset="tiny", sequence_length=8, token_parts=True),
+                                3, np.eye(3, dtype=np.float32))
+    model_files.append(tmp_path / save_model_file(tmp_path, transformer, with_optimizer=False))
+    script = ("import sys, keras, numpy\n"
               "for path in sys.argv[1:]:\n"
               "    model = keras.saving.load_model(path)\n"
               "    assert not model.compiled  # the bundle keeps the network alone, without optimizer state\n"
+              "    probabilities = model(numpy.zeros((1, *model.input_shape[1:]), model.input.dtype))\n"
               "    print(sorted({type(layer).__name__ for layer in model.layers if 'lstm' in layer.name}),\n"
-              "          model.input_shape)\n"
+              "          model.input_shape, tuple(probabilities.shape))\n"
               "assert not any(name.startswith('classical_composer') for name in sys.modules)\n")
+    # Run from an empty folder, so that this project is not even importable.
     result = subprocess.run([sys.executable, "-c", script, *map(str, model_files)], capture_output=True, text=True,
-                            cwd=parts_bundle[0], timeout=120)
+                            cwd=tmp_path, timeout=120)
     assert result.returncode == 0, result.stderr
-    # The faithful network reads one scaled number per step, the parts network token indices.
-    assert result.stdout.splitlines() == ["['LSTM'] (None, 8, 1)", "['LSTM'] (None, 8)"]
+    # The faithful network reads one scaled number per step, the parts network and the transformer token
+    # indices; the transformer predicts after every step.
+    faithful_classes, parts_classes = (len(load_bundle(out).vocabulary) for out in (tiny_bundle, parts_bundle[0]))
+    assert result.stdout.splitlines() == [f"['LSTM'] (None, 8, 1) (1, {faithful_classes})",
+                                          f"['LSTM'] (None, 8) (1, {parts_classes})",
+                                          "[] (None, 8) (1, 8, 3)"]
 
 
 def test_training_ends_with_the_comparison_and_keeps_it(parts_bundle):

@@ -21,6 +21,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from music21 import converter, key, midi, pitch, tempo
 
+import predict as predict_script
 from classical_composer import listen, plot, report
 from classical_composer.bundle import Bundle, load_bundle
 from classical_composer.cli import UserError
@@ -29,6 +30,7 @@ from classical_composer.predict import generate, probability_function, seed_wind
 from classical_composer.prepare_sequences import Vocabulary
 from classical_composer.settings import Settings
 from midi_fixtures import hand, place, score_of, write_score
+from script_runs import succeeds
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 STEP = 0.5  # quarter notes between the notes of the melodies below
@@ -334,13 +336,11 @@ WINDOW = 8  # the tiny bundle's --sequence-length (conftest.TINY_BUNDLE_FLAGS)
 
 def test_predict_primes_plots_reports_and_sets_instrument_and_tempo(tiny_bundle, tmp_path):
     primer = write_melody(tmp_path / "primer.mid", KNOWN_PRIMER)
-    command = [sys.executable, "predict.py", "--weights", str(tiny_bundle), "--output", str(tmp_path / "song.mid"),
-               "--prime", str(primer), "--num-songs", "2", "--num-notes", "20", "--top-k", "0", "--seed", "3",
-               "--instrument", "Violin", "--bpm", "90", "--plot", "--report", str(tmp_path / "report.json")]
-    finished = subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, text=True)
-    assert finished.returncode == 0, finished.stderr
-    assert f"the last {WINDOW} tokens of {primer}; 0 of them were not in the vocabulary" in finished.stdout
-    assert "longest stretch copied from a training piece" in finished.stdout  # the report is always printed
+    printed = succeeds(predict_script, "--weights", tiny_bundle, "--output", tmp_path / "song.mid",
+                       "--prime", primer, "--num-songs", "2", "--num-notes", "20", "--top-k", "0", "--seed", "3",
+                       "--instrument", "Violin", "--bpm", "90", "--plot", "--report", tmp_path / "report.json")
+    assert f"the last {WINDOW} tokens of {primer}; 0 of them were not in the vocabulary" in printed
+    assert "longest stretch copied from a training piece" in printed  # the report is always printed
 
     written = json.loads((tmp_path / "report.json").read_text())
     assert written["flags"]["prime"] == str(primer)
