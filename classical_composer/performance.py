@@ -175,6 +175,25 @@ def volume_of(velocity: int) -> int:
     return tokens.VELOCITY_LEVELS.index(tokens.velocity_level(velocity))
 
 
+def onsets(texts: Iterable[str]) -> list[tuple[int, ...]]:
+    """The pitches struck together at each moment, in time order: what a note token would hold.
+
+    Note-ons with no wait between them are one onset; the other events only
+    separate them (a wait) or play nothing new.
+    """
+    result, struck = [], []
+    for text in texts:
+        event = decode(text)
+        if event.kind == NOTE_ON:
+            struck.append(event.value)
+        elif event.kind == WAIT and struck:
+            result.append(tuple(sorted(struck)))
+            struck = []
+    if struck:
+        result.append(tuple(sorted(struck)))
+    return result
+
+
 # --- MIDI -> performance --------------------------------------------------------
 
 DRUM_CHANNEL = 10  # General MIDI's percussion channel (music21 numbers channels from 1)

@@ -30,8 +30,10 @@ longest copied stretch
                     in the same style; a stretch as long as the seed window or
                     longer means the model is reciting a training piece.
 
-With performance events (performance.py) a "token" is an event: only a
-note-on sounds (its pitch counts), and nothing is a rest.
+With performance events (performance.py) only a note-on sounds (its pitch
+counts) and nothing is a rest. Runs, distinct items and copied stretches are
+then counted in onsets (the pitches struck together), not events: a run of
+waits or a copied stretch of note-offs says nothing about the music.
 """
 
 import functools
@@ -165,25 +167,46 @@ def longest_copied_stretch(sequence: Sequence[int], pieces: Sequence[Sequence[in
 
 def generation_report(generated: Sequence[int], vocabulary_tokens: Sequence[str],
                       training_pieces: Sequence[Sequence[int]]) -> dict:
-    """Generated token indices -> a JSON-ready dict of every figure described at the top."""
+    """Generated token indices -> a JSON-ready dict of every figure described at the top.
+
+    "unit" says what the variety, run and copying figures count: "tokens", or
+    "onsets" for performance events (their names keep "token" for both).
+    """
     token_list = [vocabulary_tokens[int(index)] for index in generated]
-    run_length, run_token = longest_run(token_list)
     lowest_highest = pitch_range(token_list)
     training_counts = np.bincount(np.concatenate([np.asarray(piece, dtype=np.int64) for piece in training_pieces]),
                                   minlength=len(vocabulary_tokens)) if training_pieces else []
     training_histogram = pitch_class_histogram(
         {token: int(count) for token, count in zip(vocabulary_tokens, training_counts) if count})
+    if all(token in performance.EVENT_OF_TEXT for token in vocabulary_tokens):
+        unit, items = "onsets", performance.onsets(token_list)
+        training_items = [performance.onsets([vocabulary_tokens[index] for index in piece])
+                          for piece in training_pieces]
+        numbers = {}  # onset -> a number, so that stretches of onsets compare as stretches of indices
+        copied = longest_copied_stretch([numbers.setdefault(onset, len(numbers)) for onset in items],
+                                        [[numbers.setdefault(onset, len(numbers)) for onset in piece]
+                                         for piece in training_items])
+    else:
+        unit, items = "tokens", token_list
+        copied = longest_copied_stretch(generated, training_pieces)
+    run_length, run_item = longest_run(items)
     return {
         "events": len(token_list),
-        "distinct_tokens": len(set(token_list)),
+        "unit": unit,
+        "distinct_tokens": len(set(items)),
         "longest_run": run_length,
-        "longest_run_token": run_token,
+        "longest_run_token": run_item if unit == "tokens" or run_item is None else onset_name(run_item),
         "rest_share": rest_share(token_list),
         "lowest_pitch": lowest_highest and pitch_figure(lowest_highest[0]),
         "highest_pitch": lowest_highest and pitch_figure(lowest_highest[1]),
         "pitch_class_distance": total_variation(pitch_class_histogram(Counter(token_list)), training_histogram),
-        "longest_copied_stretch": longest_copied_stretch(generated, training_pieces),
+        "longest_copied_stretch": copied,
     }
+
+
+def onset_name(onset: tuple[int, ...]) -> str:
+    """The pitches of an onset as a note token spells a chord: "C4.E4.G4"."""
+    return ".".join(pitch.Pitch(midi=number).nameWithOctave for number in onset)
 
 
 def pitch_figure(midi_number: int) -> dict:
@@ -198,9 +221,10 @@ def format_report(report: dict) -> str:
         pitches = "no pitches"
     distance = report["pitch_class_distance"]
     distance_text = "n/a" if distance is None else f"{distance:.3f}"
+    unit = report["unit"]
     return (
-        f"  {report['events']} events, {report['distinct_tokens']} distinct tokens, longest run "
+        f"  {report['events']} events, {report['distinct_tokens']} distinct {unit}, longest run "
         f"{report['longest_run']} x '{report['longest_run_token']}', {report['rest_share']:.1%} rests, {pitches}\n"
         f"  against the training data: pitch-class distance {distance_text} (total variation: 0 = same "
-        f"shares, 1 = none shared), longest stretch copied from a training piece: {report['longest_copied_stretch']} tokens"
+        f"shares, 1 = none shared), longest stretch copied from a training piece: {report['longest_copied_stretch']} {unit}"
     )

@@ -79,13 +79,19 @@ def test_note_token_flags_are_refused_with_events(flag, training_folder, tmp_pat
     assert not (tmp_path / "never").exists()
 
 
-def test_the_report_counts_the_pitches_of_note_ons_only():
+def test_the_report_counts_pitches_of_note_ons_and_runs_and_copies_in_onsets():
     vocabulary = ["Note 60 On", "Note 60 Off", "Note 67 On", "Wait 1/2 beat"]
     assert [token_pitches(event) for event in vocabulary] == [(60,), (), (67,), ()]
-    report = generation_report([0, 3, 1, 2, 3], vocabulary, [[0, 3, 1]])
+    # C4 and G4 struck together twice, then C4 alone: three onsets, the first two the same.
+    song = [0, 2, 3, 1, 0, 2, 3, 1, 0, 3]
+    report = generation_report(song, vocabulary, [[2, 3, 0, 2, 3]])  # training: G4, then C4 with G4
+    assert report["unit"] == "onsets"
+    assert (report["distinct_tokens"], report["longest_run"], report["longest_run_token"]) == (2, 2, "C4.G4")
+    assert report["longest_copied_stretch"] == 1  # only the chord itself is in the training piece
     assert (report["lowest_pitch"]["midi"], report["highest_pitch"]["midi"]) == (60, 67)
     assert report["rest_share"] == 0
-    assert report["pitch_class_distance"] == pytest.approx(0.5)  # C and G half each, against C alone
+    # Pitch classes: the song C 3/5, G 2/5; the training piece C 1/3, G 2/3.
+    assert report["pitch_class_distance"] == pytest.approx(3 / 5 - 1 / 3)
 
 
 def test_an_unknown_primer_event_becomes_the_nearest_known_of_its_kind():

@@ -124,6 +124,7 @@ def test_generation_report_of_a_hand_made_song():
     # Song: C 6/11, E 3/11, G 1/11, G# 1/11. Total variation = |6/11 - 4/9| = 10/99 (C the only one above).
     assert figures == {
         "events": 10,
+        "unit": "tokens",
         "distinct_tokens": 5,
         "longest_run": 3,
         "longest_run_token": "C4",
