@@ -32,7 +32,7 @@ def parse_arguments(argv=None) -> argparse.Namespace:
         formatter_class=HelpWithDefaults,
     )
     data = parser.add_argument_group("data")
-    data.add_argument("--midi-dir", metavar="FOLDER", default="midi_songs", help="folder of .mid/.midi files to learn from")
+    data.add_argument("--midi-dir", metavar="FOLDER", default="midi_songs", help="folder of .mid/.midi files to learn from, also in subfolders (one per composer)")
     data.add_argument("--out", metavar="FOLDER", default="weights", help="bundle folder to write (kept complete at every moment)")
     data.add_argument("--validation-split", metavar="SHARE", type=float, default=DEFAULTS.validation_split,
                       help="share of the files (not windows) held out to judge the model; "
