@@ -89,6 +89,10 @@ def test_train_writes_a_complete_bundle_with_the_flags_it_was_given(all_flags_bu
     assert bundle.training["best_epoch"] == 1 + int(np.argmax(accuracies))
     assert bundle.training["pieces_shorter_than_window"] == 0  # every piece is longer than 8 tokens
     assert len(bundle.training_pieces) == 2 and len(bundle.validation_pieces) == 1
+    # --every-step: a prediction after every step; validation weighed the last step alone, so the
+    # kept epoch's val_loss is the evaluation's score of the token after each held-out window.
+    assert bundle.model.output_shape == (None, 8, len(bundle.vocabulary))
+    assert bundle.training["evaluation"]["bundle"]["nats"] == pytest.approx(bundle.training["val_loss"], rel=1e-3)
 
 
 def test_predict_repeats_a_seed_samples_with_top_k_and_reads_back_into_the_vocabulary(tmp_path, all_flags_bundle,

@@ -1,7 +1,7 @@
 """--embedding and --token-parts from train.py to predict.py, and the evaluation against the count models.
 
-The scripts run in this process (script_runs.py); conftest's tiny bundle and
-test_end_to_end.py prove the same scripts as separate processes.
+The scripts run in this process (script_runs.py); test_end_to_end.py and
+test_robustness.py prove the same scripts as separate processes.
 """
 
 import json
@@ -160,6 +160,7 @@ def test_evaluate_refuses_a_midi_folder_whose_held_out_file_changed(parts_bundle
 
 
 # --- --every-step: a target after every step, validation still on the last ------------------------
+# (train.py's every-step bundle is test_end_to_end.py's all-flags run.)
 
 
 def test_every_step_batches_hold_the_next_token_of_every_step_and_weigh_only_the_last():
@@ -174,18 +175,3 @@ def test_every_step_batches_hold_the_next_token_of_every_step_and_weigh_only_the
                                every_step=True, score_last_step=True)
     _, _, weights = validation[0]
     np.testing.assert_array_equal(weights, [[0, 0, 0, 1], [0, 0, 0, 1]])
-
-
-def test_an_every_step_bundle_scores_the_same_targets_and_composes(parsed_folder, tmp_path):
-    out = tmp_path / "every_step_bundle"
-    succeeds(train_script, *QUICK_TRAINING, "--embedding", "8", "--every-step", "--midi-dir", parsed_folder,
-             "--out", out)
-    bundle = load_bundle(out)
-    assert bundle.model.output_shape == (None, 8, len(bundle.vocabulary))  # a prediction after every step
-    evaluation = bundle.training["evaluation"]
-    # val_loss weighed the last step alone, so it is the evaluation's score of the token after each window.
-    assert evaluation["bundle"]["nats"] == pytest.approx(bundle.training["val_loss"], rel=1e-3)
-    output = tmp_path / "song.mid"
-    succeeds(predict_script, "--weights", out, "--top-k", "7", "--seed", "1", "--num-notes", "20", "--output", output)
-    assert output.stat().st_size > 0
-
