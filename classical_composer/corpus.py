@@ -36,7 +36,7 @@ from music21.midi.translate import midiFileToStream
 from classical_composer.atomic import replaced_atomically
 from classical_composer.cli import UserError
 from classical_composer.parse import tokens_of
-from classical_composer.performance import NOTE_ON, decode, performance_of_midi
+from classical_composer.performance import NOTE_ON, decode, performance_of_midi_file
 
 MIDI_SUFFIXES = (".mid", ".midi")
 
@@ -146,7 +146,7 @@ def parse_midi_file(path: Path, encoding: dict) -> list[str]:
         raise UnreadableMidi(f"not a readable MIDI file ({type(error).__name__}: {error})") from error
     check_midi_length(midi_file)
     if encoding["representation"] == "events":
-        return performance_tokens(file_bytes)
+        return performance_tokens(midi_file)
     try:
         score = midiFileToStream(midi_file)
     except Exception as error:
@@ -160,10 +160,10 @@ def parse_midi_file(path: Path, encoding: dict) -> list[str]:
     return token_list
 
 
-def performance_tokens(file_bytes: bytes) -> list[str]:
-    """A MIDI file's performance events (performance.py); raises UnreadableMidi when no note is played."""
+def performance_tokens(midi_file: midi.MidiFile) -> list[str]:
+    """A read MIDI file's performance events (performance.py); raises UnreadableMidi when no note is played."""
     try:
-        events = performance_of_midi(file_bytes)
+        events = performance_of_midi_file(midi_file)
     except Exception as error:  # music21's MIDI reader raises many types for malformed files
         raise UnreadableMidi(f"its MIDI events could not be read ({type(error).__name__}: {error})") from error
     if not any(decode(event).kind == NOTE_ON for event in events):

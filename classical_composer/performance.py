@@ -223,11 +223,6 @@ def read_midi_file(source: str | Path | bytes) -> midi.MidiFile:
             midi_file.read()
         finally:
             midi_file.close()
-    name = "This MIDI file" if isinstance(source, (bytes, bytearray)) else str(source)
-    if midi_file.ticksPerSecond is not None:  # rare: such a file has seconds but no beats
-        raise ValueError(f"{name} counts time in SMPTE frames, not beats; save it with ticks per quarter note.")
-    if midi_file.ticksPerQuarterNote <= 0:
-        raise ValueError(f"{name} gives 0 ticks per quarter note, so its timing is damaged.")
     return midi_file
 
 
@@ -300,7 +295,15 @@ def changes_on_grid(changes: list[tuple], step_of: Callable[[int], int], state_b
 
 def performance_of_midi(source: str | Path | bytes) -> list[str]:
     """A MIDI file (its path or its bytes) -> its performance events, from "Start" to "End"."""
-    midi_file = read_midi_file(source)
+    return performance_of_midi_file(read_midi_file(source))
+
+
+def performance_of_midi_file(midi_file: midi.MidiFile) -> list[str]:
+    """A MIDI file music21 has read -> its performance events, from "Start" to "End"."""
+    if midi_file.ticksPerSecond is not None:  # rare: such a file has seconds but no beats
+        raise ValueError("This MIDI file counts time in SMPTE frames, not beats; save it with ticks per quarter note.")
+    if midi_file.ticksPerQuarterNote <= 0:
+        raise ValueError("This MIDI file gives 0 ticks per quarter note, so its timing is damaged.")
     ticks_per_beat = midi_file.ticksPerQuarterNote
 
     def step_of(tick: int) -> int:

@@ -182,10 +182,8 @@ def generation_report(generated: Sequence[int], vocabulary_tokens: Sequence[str]
         unit, items = "onsets", performance.onsets(token_list)
         training_items = [performance.onsets([vocabulary_tokens[index] for index in piece])
                           for piece in training_pieces]
-        numbers = {}  # onset -> a number, so that stretches of onsets compare as stretches of indices
-        copied = longest_copied_stretch([numbers.setdefault(onset, len(numbers)) for onset in items],
-                                        [[numbers.setdefault(onset, len(numbers)) for onset in piece]
-                                         for piece in training_items])
+        song_numbers, *training_numbers = numbered([items, *training_items])
+        copied = longest_copied_stretch(song_numbers, training_numbers)
     else:
         unit, items = "tokens", token_list
         copied = longest_copied_stretch(generated, training_pieces)
@@ -202,6 +200,12 @@ def generation_report(generated: Sequence[int], vocabulary_tokens: Sequence[str]
         "pitch_class_distance": total_variation(pitch_class_histogram(Counter(token_list)), training_histogram),
         "longest_copied_stretch": copied,
     }
+
+
+def numbered(sequences: list[list]) -> list[list[int]]:
+    """The same sequences with each distinct item as a number, so that longest_copied_stretch can compare them."""
+    numbers = {}
+    return [[numbers.setdefault(item, len(numbers)) for item in sequence] for sequence in sequences]
 
 
 def onset_name(onset: tuple[int, ...]) -> str:

@@ -159,3 +159,13 @@ def write_training_folder(folder: Path, pieces: int = 3) -> Path:
     for number in range(pieces):
         write_training_piece(folder / f"piece_{number + 1}.mid", seed=number)
     return folder
+
+
+def programs_in(path: Path) -> set[int]:
+    """The instrument numbers (MIDI program changes) a written file sets."""
+    midi_file = midi.MidiFile()
+    midi_file.open(str(path))
+    midi_file.read()
+    midi_file.close()
+    return {event.data for track in midi_file.tracks for event in track.events
+            if event.type == midi.ChannelVoiceMessages.PROGRAM_CHANGE}

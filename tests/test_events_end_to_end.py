@@ -7,7 +7,7 @@ Out: nothing; these tests fail if an events bundle cannot be trained, composed
 """
 
 import pytest
-from music21 import converter, midi, tempo
+from music21 import converter, tempo
 
 import predict as predict_script
 import train as train_script
@@ -17,6 +17,7 @@ from classical_composer.corpus import parse_folder, parse_midi_file
 from classical_composer.listen import nearest_known_token
 from classical_composer.report import generation_report, token_pitches
 from classical_composer.settings import Settings
+from midi_fixtures import programs_in
 from script_runs import run_main, succeeds
 
 EVENTS_TRAINING = ["--preset", "tiny", "--epochs", "1", "--sequence-length", "16", "--representation", "events"]
@@ -61,13 +62,7 @@ def test_predict_writes_the_same_performance_twice_and_primes_sets_tempo_and_ins
     # --bpm replaces the tempo events the network wrote with one tempo.
     marks = converter.parse(primed).flatten().getElementsByClass(tempo.MetronomeMark)
     assert [mark.number for mark in marks] == [90]
-    midi_file = midi.MidiFile()
-    midi_file.open(str(primed))
-    midi_file.read()
-    midi_file.close()
-    programs = {event.data for track in midi_file.tracks for event in track.events
-                if event.type == midi.ChannelVoiceMessages.PROGRAM_CHANGE}
-    assert programs == {VIOLIN_PROGRAM}
+    assert programs_in(primed) == {VIOLIN_PROGRAM}
 
 
 @pytest.mark.parametrize("flag", ["--rests", "--octave-chords", "--durations", "--velocities", "--transpose"])

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from music21 import converter, key, midi, pitch, tempo
+from music21 import converter, key, pitch, tempo
 
 import predict as predict_script
 from classical_composer import listen, plot, report
@@ -29,7 +29,7 @@ from classical_composer.corpus import default_cache_dir, parse_folder, parse_mid
 from classical_composer.predict import generate, probability_function, seed_windows
 from classical_composer.prepare_sequences import Vocabulary
 from classical_composer.settings import Settings
-from midi_fixtures import hand, place, score_of, write_score
+from midi_fixtures import hand, place, programs_in, score_of, write_score
 from script_runs import succeeds
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -356,13 +356,7 @@ def test_predict_primes_plots_reports_and_sets_instrument_and_tempo(tiny_bundle,
         assert blue_share_inside_the_frame(tmp_path / f"song-{number}.png") > 0.01  # notes are drawn
         marks = converter.parse(song_path).flatten().getElementsByClass(tempo.MetronomeMark)
         assert [mark.number for mark in marks] == [90]
-        midi_file = midi.MidiFile()
-        midi_file.open(str(song_path))
-        midi_file.read()
-        midi_file.close()
-        programs = {event.data for track in midi_file.tracks for event in track.events
-                    if event.type == midi.ChannelVoiceMessages.PROGRAM_CHANGE}
-        assert programs == {VIOLIN_PROGRAM}
+        assert programs_in(song_path) == {VIOLIN_PROGRAM}
 
 
 def test_sampling_table_has_a_row_per_sampling_with_its_figures(tiny_bundle, capsys):
