@@ -4,6 +4,7 @@
     python predict.py --top-k 7 --seed 1      # sample among the 7 most likely tokens
     python predict.py --num-songs 4           # output-1.mid ... output-4.mid in one batched pass
     python predict.py --prime tune.mid --plot # continue your own tune; draw a piano roll beside it
+    python predict.py --weights weights/events --composer palestrina   # a bundle trained with --composers
 
 Needs only the bundle folder (--weights): never the training MIDI files.
 """
@@ -35,6 +36,9 @@ def parse_arguments(argv=None) -> argparse.Namespace:
     music.add_argument("--bpm", metavar="BPM", type=float, default=None,
                        help="tempo of the output, in quarter notes per minute (default: 120, or the tempo events "
                             "of a bundle trained on performance events)")
+    music.add_argument("--composer", metavar="NAME", default=None,
+                       help="for a bundle trained with --composers: write like this composer (a subfolder name "
+                       "of its MIDI folder), seeded from their pieces (default: the composer with most files)")
     music.add_argument("--prime", metavar="FILE.mid", default=None,
                        help="start from the end of this MIDI file instead of a random training window; unknown "
                        "tokens become the nearest known token, a short file is padded with training data; "
@@ -103,25 +107,31 @@ def main() -> None:
     quiet_tensorflow()
     from classical_composer.bundle import load_bundle
     from classical_composer.listen import after_writing, primed_start_windows, write_report_json
-    from classical_composer.predict import generate, probability_function, seed_windows, write_midi
+    from classical_composer.predict import (
+        composer_name, composer_number, generate, pieces_of_composer, probability_function, seed_windows, write_midi,
+    )
 
     bundle = load_bundle(arguments.weights)
     vocabulary_size = len(bundle.vocabulary)
     if arguments.top_k > vocabulary_size:
         raise UserError(f"--top-k {arguments.top_k} is more than the bundle's {vocabulary_size} tokens")
 
+    composer = composer_number(bundle, arguments.composer)  # None without --composers
+    if composer is not None:
+        print(f"composer: {composer_name(bundle.composers[composer])}")
     random = np.random.default_rng(arguments.seed)
     if arguments.prime:
         starts = primed_start_windows(arguments.prime, bundle, arguments.num_songs, random)
     else:
         try:
-            starts = seed_windows(bundle.training_pieces, bundle.settings.sequence_length, arguments.num_songs, random)
+            starts = seed_windows(pieces_of_composer(bundle, composer), bundle.settings.sequence_length,
+                                  arguments.num_songs, random)
         except ValueError as error:
             raise UserError(f"the bundle in {arguments.weights} cannot seed generation: {error}") from None
     probabilities_of = probability_function(bundle.model, bundle.settings, vocabulary_size)
     composed = generate(probabilities_of, starts, arguments.num_notes, vocabulary_size,
                         arguments.top_k, arguments.temperature, random,
-                        bundle.settings.reads_token_indices)  # (songs, num_notes)
+                        bundle.settings.reads_token_indices, composer)  # (songs, num_notes)
 
     song_reports = []
     for path, start, song in zip(output_paths(arguments.output, arguments.num_songs), starts, composed):

@@ -69,6 +69,9 @@ def parse_arguments(argv=None) -> argparse.Namespace:
     network.add_argument("--token-parts", action="store_true",
                          help="build each token's vector and output score also from its parts (pitches, pitch "
                          "classes, rest, length, velocity), so rare tokens share what common ones teach; needs --embedding")
+    network.add_argument("--composers", action="store_true",
+                         help="learn one style per composer: each file's composer is its subfolder of --midi-dir, "
+                         "which the network reads at every step beside the token (predict.py --composer NAME)")
     network.add_argument("--dropout", metavar="SHARE", type=float, default=DEFAULTS.dropout,
                          help="share of numbers dropped by every dropout of the network while training, recurrent "
                          "dropout included (default: the preset's, 0.3 for original and small as in the original)")

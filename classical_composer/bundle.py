@@ -6,10 +6,10 @@ Out: the folder (save); or a `Bundle` checked to fit together (load).
 
 A bundle folder holds:
 
-    bundle.json                  format, settings, vocabulary, file names, training summary
+    bundle.json                  format, settings, vocabulary, composers, file names, training summary
     model-<id>.keras             the best model so far (architecture + weights)
-    training_tokens-<hash>.npz   the training pieces as token indices, to seed generation
-    validation_tokens-<hash>.npz the held-out pieces as token indices, to evaluate the model
+    training_tokens-<hash>.npz   the training pieces as token indices (and each one's composer), to seed generation
+    validation_tokens-<hash>.npz the held-out pieces as token indices (and composers), to evaluate the model
 
 The original saved only weights and rebuilt the vocabulary at predict time by
 re-parsing the data, so a different data set gave shape errors deep inside
@@ -58,6 +58,11 @@ class Bundle:
     training_pieces: list  # one int32 array of token indices per training piece
     validation_pieces: list | None  # the same for the held-out pieces; None in bundles older than it
     training: dict  # what training recorded: command, epochs, losses, held-out file names
+    # The composers (subfolders of the MIDI folder, sorted; "" for the folder itself) and each piece's
+    # number in that list, (pieces,) int32; None in bundles older than them.
+    composers: list[str] | None = None
+    training_composers: np.ndarray | None = None
+    validation_composers: np.ndarray | None = None
 
 
 # --- Writing -----------------------------------------------------------------
@@ -87,14 +92,14 @@ def save_model_file(folder: Path, model: keras.Model, prefix: str = "model", wit
     return name
 
 
-def save_token_file(folder: Path, pieces: list, prefix: str) -> str:
-    """Save pieces of token indices once, named by their content; return the file name."""
+def save_token_file(folder: Path, pieces: list, prefix: str, piece_composers: np.ndarray | None = None) -> str:
+    """Save pieces of token indices (and each piece's composer number) once, named by their content; return the file name."""
     buffer = io.BytesIO()
-    np.savez_compressed(
-        buffer,
-        token_indices=np.concatenate(pieces).astype(np.int32) if pieces else np.zeros(0, np.int32),
-        piece_lengths=np.array([len(piece) for piece in pieces], dtype=np.int64),
-    )
+    arrays = {"token_indices": np.concatenate(pieces).astype(np.int32) if pieces else np.zeros(0, np.int32),
+              "piece_lengths": np.array([len(piece) for piece in pieces], dtype=np.int64)}
+    if piece_composers is not None:
+        arrays["piece_composers"] = np.asarray(piece_composers, dtype=np.int32)
+    np.savez_compressed(buffer, **arrays)
     content = buffer.getvalue()
     name = f"{prefix}-{hashlib.sha256(content).hexdigest()[:12]}.npz"
     if not (folder / name).exists():
@@ -104,8 +109,13 @@ def save_token_file(folder: Path, pieces: list, prefix: str) -> str:
 
 
 def save_bundle(folder: Path, settings: Settings, vocabulary: Vocabulary, model: keras.Model,
-                training_pieces: list, training: dict, validation_pieces: list | None = None) -> None:
-    """Write a complete new bundle into `folder`, then switch bundle.json to it."""
+                training_pieces: list, training: dict, validation_pieces: list | None = None,
+                composers: list[str] | None = None, training_composers: np.ndarray | None = None,
+                validation_composers: np.ndarray | None = None) -> None:
+    """Write a complete new bundle into `folder`, then switch bundle.json to it.
+
+    composers: the composer names; training_composers and validation_composers: each piece's number in it.
+    """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     pointer = {
@@ -114,11 +124,14 @@ def save_bundle(folder: Path, settings: Settings, vocabulary: Vocabulary, model:
         "settings": settings.as_dict(),
         "vocabulary": vocabulary.tokens,
         "model_file": save_model_file(folder, model, with_optimizer=False),
-        "training_tokens_file": save_token_file(folder, training_pieces, "training_tokens"),
+        "training_tokens_file": save_token_file(folder, training_pieces, "training_tokens", training_composers),
         "training": training,
     }
+    if composers is not None:
+        pointer["composers"] = list(composers)
     if validation_pieces is not None:
-        pointer["validation_tokens_file"] = save_token_file(folder, validation_pieces, "validation_tokens")
+        pointer["validation_tokens_file"] = save_token_file(folder, validation_pieces, "validation_tokens",
+                                                            validation_composers)
     write_json_atomically(folder / POINTER_FILE, pointer)
     remove_unreferenced_files(folder)
 
@@ -180,20 +193,27 @@ def settings_of(pointer: dict, folder: Path) -> Settings:
         raise UserError(f"the settings in {folder} are not ones this version knows ({error})") from None
 
 
-def load_token_file(path: Path, vocabulary_size: int, what: str) -> list:
-    """Pieces of token indices saved by save_token_file, checked to fit the vocabulary.
+def load_token_file(path: Path, vocabulary_size: int, what: str, composer_count: int | None = None) -> tuple:
+    """Pieces of token indices saved by save_token_file, checked to fit the vocabulary and the composers.
 
     what: the pieces' name in messages, "training tokens" or "held-out tokens".
+    Returns (pieces, each piece's composer number or None when the file has none).
     """
     folder = path.parent
     try:
         with np.load(path) as stored:
             pieces = np.split(stored["token_indices"], np.cumsum(stored["piece_lengths"])[:-1])
+            piece_composers = stored["piece_composers"] if "piece_composers" in stored.files else None
     except (OSError, ValueError, KeyError) as error:
         raise UserError(f"the {what} in {folder} cannot be read ({error}); train the bundle again") from None
     if any(piece.size and (piece.min() < 0 or piece.max() >= vocabulary_size) for piece in pieces):
         raise UserError(f"the {what} in {folder} do not fit its vocabulary; train the bundle again")
-    return pieces
+    if piece_composers is not None and (
+            composer_count is None or len(piece_composers) != len(pieces)
+            or (piece_composers.size and not 0 <= piece_composers.min() <= piece_composers.max() < composer_count)):
+        raise UserError(f"the composers of the {what} in {folder} do not fit its list of composers; "
+                        f"train the bundle again")
+    return pieces, piece_composers
 
 
 def load_model_checked(path: Path, settings: Settings, vocabulary_size: int, compile: bool) -> keras.Model:
@@ -208,9 +228,10 @@ def load_model_checked(path: Path, settings: Settings, vocabulary_size: int, com
             f"the vocabulary in {path.parent} has {vocabulary_size} tokens but its network predicts "
             f"{output_classes} classes; the bundle's files do not belong together, so train it again"
         )
-    if model.input_shape[1] != settings.sequence_length:
+    window_length = model.inputs[0].shape[1]  # the token input's, and the composer input's with --composers
+    if window_length != settings.sequence_length:
         raise UserError(
-            f"the network in {path.parent} reads windows of {model.input_shape[1]} tokens but its settings "
+            f"the network in {path.parent} reads windows of {window_length} tokens but its settings "
             f"say {settings.sequence_length}; train the bundle again"
         )
     return model
@@ -224,10 +245,25 @@ def load_bundle(folder: Path) -> Bundle:
     vocabulary = Vocabulary(pointer["vocabulary"])
     if vocabulary.tokens != pointer["vocabulary"]:
         raise UserError(f"the vocabulary in {folder / POINTER_FILE} is not a sorted list of distinct tokens")
+    composers = pointer.get("composers")
+    if composers is not None and not (isinstance(composers, list) and all(isinstance(name, str) for name in composers)):
+        raise UserError(f"the composers in {folder / POINTER_FILE} are not a list of names; train the bundle again")
     model = load_model_checked(folder / pointer["model_file"], settings, len(vocabulary), compile=False)
-    training_pieces = load_token_file(folder / pointer["training_tokens_file"], len(vocabulary), "training tokens")
-    validation_pieces = None
+    composer_count = None if composers is None else len(composers)
+    if settings.composers and composer_count != composer_embedding_rows(model):
+        raise UserError(f"the network in {folder} reads {composer_embedding_rows(model)} composers but its bundle "
+                        f"lists {composer_count or 0}; the bundle's files do not belong together, so train it again")
+    training_pieces, training_composers = load_token_file(
+        folder / pointer["training_tokens_file"], len(vocabulary), "training tokens", composer_count)
+    validation_pieces = validation_composers = None
     if "validation_tokens_file" in pointer:
-        validation_pieces = load_token_file(folder / str(pointer["validation_tokens_file"]), len(vocabulary),
-                                            "held-out tokens")
-    return Bundle(settings, vocabulary, model, training_pieces, validation_pieces, pointer.get("training", {}))
+        validation_pieces, validation_composers = load_token_file(
+            folder / str(pointer["validation_tokens_file"]), len(vocabulary), "held-out tokens", composer_count)
+    return Bundle(settings, vocabulary, model, training_pieces, validation_pieces, pointer.get("training", {}),
+                  composers, training_composers, validation_composers)
+
+
+def composer_embedding_rows(model: keras.Model) -> int | None:
+    """How many composers the network can read (the rows of its composer embedding); None if it reads none."""
+    layer = next((layer for layer in model.layers if layer.name == "composer_embedding"), None)
+    return None if layer is None else layer.input_dim

@@ -12,7 +12,9 @@ Out: a printed table, and with --json a file, of the nats per token,
     uniform, unigram, bigram, trigram    count models fit on the bundle's training pieces
     bundle                               the bundle's network
 
-plus the share of held-out targets never seen in training. The targets are
+plus the share of held-out targets never seen in training, and for a bundle
+trained with --composers the nats a token when the network is told each
+held-out piece's true composer against a wrong one. The targets are
 the ones val_loss scores: the token after every held-out window. A network
 that scores worse than the trigram has learned less than counting does.
 train.py prints the same table at the end of training.
@@ -42,12 +44,17 @@ def count_model_figures(training_pieces: list, validation_pieces: list, vocabula
     return results
 
 
-def network_figures(model, settings, validation_pieces: list, vocabulary_size: int) -> dict:
-    """Figures of the network on the same targets: the token after every held-out window."""
+def network_losses(model, settings, validation_pieces: list, vocabulary_size: int,
+                   piece_composers: np.ndarray | None = None) -> tuple[np.ndarray, int]:
+    """The network's loss on every target (the token after every held-out window), and how many it ranks first.
+
+    piece_composers: (pieces,) the composer number the network is told for each piece, with --composers.
+    Returns ((targets,) nats, correct).
+    """
     from classical_composer.network import last_step  # imports Keras
     from classical_composer.prepare_sequences import WindowBatches, windows_of_indices
 
-    windows = windows_of_indices(validation_pieces, settings.sequence_length)
+    windows = windows_of_indices(validation_pieces, settings.sequence_length, piece_composers)
     if len(windows) == 0:
         raise UserError(f"no held-out piece is longer than the {settings.sequence_length}-token window, "
                         f"so there is nothing to score")
@@ -61,19 +68,46 @@ def network_figures(model, settings, validation_pieces: list, vocabulary_size: i
         picked = probabilities[np.arange(len(targets)), targets]
         log_losses.append(-np.log(np.maximum(picked, 1e-30)))
         correct += int(np.sum(np.argmax(probabilities, axis=1) == targets))
-    return figures(np.concatenate(log_losses), correct)
+    return np.concatenate(log_losses), correct
 
 
-def evaluate(model, settings, vocabulary_size: int, training_pieces: list, validation_pieces: list,
-             count_figures: dict | None = None) -> dict:
-    """The network's figures and the count models', on the same held-out targets.
+def composer_figures(model, settings, validation_pieces: list, vocabulary_size: int,
+                     piece_composers: np.ndarray, composer_count: int) -> dict:
+    """Held-out nats a token with each piece's true composer, and with a wrong one (every other, averaged).
 
-    count_figures: count_model_figures' result, when it has been computed already.
+    If the network has learned the composers' styles, the true composer
+    predicts each piece better than the others do.
     """
+    with_each = np.stack([network_losses(model, settings, validation_pieces, vocabulary_size,
+                                         np.full(len(validation_pieces), composer, np.int32))[0]
+                          for composer in range(composer_count)])  # (composers, targets) nats
+    window_counts = [max(len(piece) - settings.sequence_length, 0) for piece in validation_pieces]
+    true_composer = np.repeat(piece_composers, window_counts)  # (targets,)
+    true_nats = with_each[true_composer, np.arange(with_each.shape[1])]
+    wrong_nats = (with_each.sum(axis=0) - true_nats) / (composer_count - 1)
+    return {"true_nats": float(true_nats.mean()), "wrong_nats": float(wrong_nats.mean()),
+            "composers": composer_count, "targets": int(len(true_nats))}
+
+
+def evaluate(bundle, validation_pieces: list | None = None, count_figures: dict | None = None) -> dict:
+    """The bundle's network figures and the count models', on the same held-out targets.
+
+    validation_pieces: the held-out pieces to score; the bundle's own by default.
+    count_figures:     count_model_figures' result, when it has been computed already.
+    With --composers the figures also hold "composers": the true composer's nats against a wrong one's.
+    """
+    settings, vocabulary_size = bundle.settings, len(bundle.vocabulary)
+    validation_pieces = bundle.validation_pieces if validation_pieces is None else validation_pieces
     if count_figures is None:
-        count_figures = count_model_figures(training_pieces, validation_pieces, vocabulary_size,
+        count_figures = count_model_figures(bundle.training_pieces, validation_pieces, vocabulary_size,
                                             settings.sequence_length)
-    return {"bundle": network_figures(model, settings, validation_pieces, vocabulary_size), **count_figures}
+    piece_composers = bundle.validation_composers if settings.composers else None
+    losses, correct = network_losses(bundle.model, settings, validation_pieces, vocabulary_size, piece_composers)
+    results = {"bundle": figures(losses, correct), **count_figures}
+    if settings.composers:
+        results["composers"] = composer_figures(bundle.model, settings, validation_pieces, vocabulary_size,
+                                                piece_composers, len(bundle.composers))
+    return results
 
 
 def format_comparison(results: dict) -> str:
@@ -89,6 +123,10 @@ def format_comparison(results: dict) -> str:
     margin = results["trigram"]["nats"] - results["bundle"]["nats"]
     verdict = "better" if margin > 0 else "worse"
     lines.append(f"the network is {abs(margin):.3f} nats a token {verdict} than the trigram")
+    if "composers" in results:
+        composers = results["composers"]
+        lines.append(f"told each piece's true composer: {composers['true_nats']:.3f} nats a token; told a wrong one "
+                     f"(each of the other {composers['composers'] - 1}, averaged): {composers['wrong_nats']:.3f}")
     return "\n".join(lines)
 
 
@@ -138,7 +176,7 @@ def main(argv=None) -> None:
 
     bundle = load_bundle(Path(arguments.weights))
     pieces = held_out_pieces(bundle, Path(arguments.weights), arguments.midi_dir)
-    results = evaluate(bundle.model, bundle.settings, len(bundle.vocabulary), bundle.training_pieces, pieces)
+    results = evaluate(bundle, pieces)
     print(format_comparison(results))
     if arguments.json:
         try:

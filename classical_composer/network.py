@@ -24,6 +24,9 @@ The input is one of three (see prepare_sequences.encode_window):
     --embedding N    a learned vector of N numbers per token:       (batch, time) indices
     --token-parts    the same, plus the sum of the vectors of the token's parts
 
+With --composers the network has a second input, the piece's composer at
+every step, (batch, time) indices, whose learned vector goes beside the token's.
+
 Every layer is a stock Keras layer, so a saved model loads in any Keras 3
 without this project's code. `fast_lstm=True` swaps in FastLSTM
 (fast_lstm.py), which computes the same function faster on a CPU; training
@@ -35,8 +38,11 @@ import numpy as np
 from keras import layers
 
 from classical_composer.fast_lstm import FastLSTM
+from classical_composer.prepare_sequences import COMPOSER_INPUT, token_input_name
 from classical_composer.settings import OPTIMIZERS, Settings
 from classical_composer.transformer import build_transformer
+
+COMPOSER_VECTOR_SIZE = 16  # numbers in the LSTM's learned vector of each composer
 
 # --- Input: what the network reads at each step ------------------------------------
 
@@ -50,10 +56,10 @@ def token_input(settings: Settings, vocabulary_size: int, part_count: int, dtype
     width = width or settings.embedding
     if not settings.reads_token_indices:
         # The original: the token's index divided by the vocabulary size.
-        inputs = keras.Input(shape=(settings.sequence_length, 1), name="scaled_token_indices")  # (batch, time, 1)
+        inputs = keras.Input(shape=(settings.sequence_length, 1), name=token_input_name(False))  # (batch, time, 1)
         return inputs, inputs
 
-    inputs = keras.Input(shape=(settings.sequence_length,), dtype="int32", name="token_indices")  # (batch, time)
+    inputs = keras.Input(shape=(settings.sequence_length,), dtype="int32", name=token_input_name(True))  # (batch, time)
     vectors = layers.Embedding(vocabulary_size, width, dtype=dtype_policy,
                                name="token_embedding")(inputs)  # (batch, time, embedding)
     if settings.token_parts:
@@ -65,6 +71,24 @@ def token_input(settings: Settings, vocabulary_size: int, part_count: int, dtype
                                     name="part_embedding")(parts)  # (batch, time, embedding)
         vectors = layers.Add(dtype=dtype_policy, name="token_and_parts")([vectors, part_vectors])
     return inputs, vectors
+
+
+def composer_input(settings: Settings, composer_count: int, width: int, dtype_policy: str):
+    """With --composers: the composer input, (batch, time) indices, and its learned vectors, (batch, time, width).
+
+    The composer is given at every step, like the token, so that the window
+    and its composer line up step by step and every layer is a stock one.
+    """
+    indices = keras.Input(shape=(settings.sequence_length,), dtype="int32", name=COMPOSER_INPUT)  # (batch, time)
+    vectors = layers.Embedding(composer_count, width, dtype=dtype_policy, name="composer_embedding")(indices)
+    return indices, vectors  # vectors: (batch, time, width)
+
+
+def model_inputs(token_inputs, composer_indices=None):
+    """What keras.Model takes as inputs: the token input alone, or both inputs by name (encode_window's keys)."""
+    if composer_indices is None:
+        return token_inputs
+    return {token_inputs.name: token_inputs, COMPOSER_INPUT: composer_indices}
 
 
 # --- Output: a score for every token ------------------------------------------------
@@ -91,20 +115,24 @@ def token_scores(x, settings: Settings, vocabulary_size: int, part_count: int, d
 
 
 def build_network(settings: Settings, vocabulary_size: int, part_matrix: np.ndarray | None = None,
-                  fast_lstm: bool = False) -> keras.Model:
+                  fast_lstm: bool = False, composer_count: int = 0) -> keras.Model:
     """The original network, sized by the preset, reading its input as the settings say.
 
-    part_matrix: (vocabulary, parts) from token_parts.py; needed with --token-parts only.
-    fast_lstm:   build the LSTMs as FastLSTM, the same function and weights, faster to train.
+    part_matrix:    (vocabulary, parts) from token_parts.py; needed with --token-parts only.
+    fast_lstm:      build the LSTMs as FastLSTM, the same function and weights, faster to train.
+    composer_count: the number of composers; needed with --composers only.
     With --model transformer: transformer.py's network instead, compiled the same way.
     """
     if settings.token_parts and part_matrix is None:
         raise ValueError("a network with token parts needs the token-to-parts matrix")
+    if settings.composers and composer_count < 1:
+        raise ValueError("a network that reads the composer needs the number of composers")
     part_count = part_matrix.shape[1] if settings.token_parts else 0
+    composer_count = composer_count if settings.composers else 0
     if settings.model == "transformer":
-        model = build_transformer(settings, vocabulary_size, part_count)
+        model = build_transformer(settings, vocabulary_size, part_count, composer_count)
     else:
-        model = build_lstm_network(settings, vocabulary_size, part_count, fast_lstm)
+        model = build_lstm_network(settings, vocabulary_size, part_count, fast_lstm, composer_count)
     if settings.token_parts:
         # The fixed matrix, in both directions: token -> parts, and parts -> token scores.
         model.get_layer("token_parts").set_weights([part_matrix])
@@ -121,7 +149,8 @@ def build_network(settings: Settings, vocabulary_size: int, part_matrix: np.ndar
     return model
 
 
-def build_lstm_network(settings: Settings, vocabulary_size: int, part_count: int, fast_lstm: bool) -> keras.Model:
+def build_lstm_network(settings: Settings, vocabulary_size: int, part_count: int, fast_lstm: bool,
+                       composer_count: int = 0) -> keras.Model:
     """The original network, not yet compiled (build_network compiles it)."""
     size = settings.network_size
     # Mixed precision: compute in bfloat16, keep weights (and, below, the
@@ -129,6 +158,11 @@ def build_lstm_network(settings: Settings, vocabulary_size: int, part_count: int
     dtype_policy = "mixed_bfloat16" if settings.mixed_precision else "float32"
 
     inputs, x = token_input(settings, vocabulary_size, part_count, dtype_policy)
+    composer_indices = None
+    if composer_count:
+        composer_indices, composer_vectors = composer_input(settings, composer_count, COMPOSER_VECTOR_SIZE,
+                                                            dtype_policy)
+        x = layers.Concatenate(dtype=dtype_policy, name="token_and_composer")([x, composer_vectors])
     lstm_class = FastLSTM if fast_lstm else layers.LSTM
     for layer_number in range(size.lstm_layers):
         is_last = layer_number == size.lstm_layers - 1
@@ -152,7 +186,7 @@ def build_lstm_network(settings: Settings, vocabulary_size: int, part_count: int
     x = token_scores(x, settings, vocabulary_size, part_count, dtype_policy)
     outputs = layers.Activation("softmax", dtype="float32", name="next_token_probabilities")(x)  # (batch, [time,] vocabulary)
 
-    return keras.Model(inputs, outputs, name=f"composer_{settings.preset}")
+    return keras.Model(model_inputs(inputs, composer_indices), outputs, name=f"composer_{settings.preset}")
 
 
 def last_step(model: keras.Model) -> keras.Model:

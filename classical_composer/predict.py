@@ -1,7 +1,7 @@
 """Stage 4 of 4: a trained model -> new token sequences -> a MIDI file.
 
-In:  a Bundle (model, vocabulary, settings, training pieces), sampling choices
-     and a random generator.
+In:  a Bundle (model, vocabulary, settings, training pieces), sampling choices,
+     with --composers the composer to write like, and a random generator.
 Out: generated token indices, and a MIDI file written from their tokens.
 
 Generation, as in the original: take a window of `sequence_length` tokens
@@ -19,6 +19,7 @@ from music21 import chord, instrument, note, stream, tempo
 
 from classical_composer import tokens
 from classical_composer.atomic import replaced_atomically
+from classical_composer.cli import UserError
 from classical_composer.network import inference_copy
 from classical_composer.performance import midi_of_performance
 from classical_composer.prepare_sequences import encode_window
@@ -63,6 +64,37 @@ def seed_windows(training_pieces: list, sequence_length: int, count: int, random
     return np.stack(windows).astype(np.int32)
 
 
+def composer_number(bundle, name: str | None) -> int | None:
+    """The number of the composer predict.py --composer names; by default the one with most training files.
+
+    None for a bundle trained without --composers (and no name asked for).
+    """
+    if not bundle.settings.composers:
+        if name is not None:
+            raise UserError("this bundle was trained without --composers, so it cannot be asked for a composer; "
+                            "leave out --composer")
+        return None
+    if name is None:
+        files = np.bincount(bundle.training_composers, minlength=len(bundle.composers))
+        return int(np.argmax(files))  # the first of the most common, if several tie
+    if name not in bundle.composers:
+        known = ", ".join(composer_name(known) for known in bundle.composers)
+        raise UserError(f"the bundle knows no composer '{name}'; choose one of: {known}")
+    return bundle.composers.index(name)
+
+
+def composer_name(name: str) -> str:
+    """A composer as messages spell it: the files directly in the MIDI folder have no subfolder name."""
+    return name or "(the MIDI folder itself)"
+
+
+def pieces_of_composer(bundle, composer: int | None) -> list:
+    """The training pieces to take seed windows from: the composer's own, or all of them."""
+    if composer is None:
+        return bundle.training_pieces
+    return [piece for piece, number in zip(bundle.training_pieces, bundle.training_composers) if number == composer]
+
+
 def probability_function(model: keras.Model, settings: Settings, vocabulary_size: int):
     """A fast network input -> (batch, vocabulary) function for the generation loop.
 
@@ -80,23 +112,26 @@ def probability_function(model: keras.Model, settings: Settings, vocabulary_size
     def next_token_probabilities(network_input):
         return inference(network_input, training=False)
 
-    return lambda network_input: next_token_probabilities(tf.constant(network_input)).numpy()
+    # A dict of inputs (with --composers) becomes a dict of tensors.
+    return lambda network_input: next_token_probabilities(tf.nest.map_structure(tf.constant, network_input)).numpy()
 
 
 def generate(probabilities_of, start_windows: np.ndarray, num_notes: int, vocabulary_size: int,
              top_k: int = 1, temperature: float = 1.0, random: np.random.Generator | None = None,
-             reads_token_indices: bool = False) -> np.ndarray:
+             reads_token_indices: bool = False, composer: int | None = None) -> np.ndarray:
     """Compose `num_notes` tokens after each start window, all songs in one batch.
 
     probabilities_of: network input (see encode_window) -> (batch, vocabulary) probabilities.
     start_windows:    (songs, time) token indices.
+    composer:         the composer's number for every song, for a network trained with --composers.
     Returns           (songs, num_notes) token indices.
     """
     random = random or np.random.default_rng()
     windows = np.array(start_windows, dtype=np.int32)  # (songs, time), slides one token per step
     composed = np.zeros((len(windows), num_notes), dtype=np.int32)
+    composers = None if composer is None else np.full(len(windows), composer, np.int32)
     for step in range(num_notes):
-        network_input = encode_window(windows, vocabulary_size, reads_token_indices)
+        network_input = encode_window(windows, vocabulary_size, reads_token_indices, composers)
         probabilities = probabilities_of(network_input)  # (songs, vocabulary)
         for song, song_probabilities in enumerate(probabilities):
             composed[song, step] = choose_next(song_probabilities, top_k, temperature, random)

@@ -3,7 +3,8 @@
 In:  the pieces from parse.py (lists of token strings) and the settings.
 Out: a `Vocabulary` (sorted tokens <-> integer classes), `Windows` of
      `sequence_length` token indices each with the index that follows as its
-     target, and `WindowBatches` that feed them to Keras.
+     target (and, with --composers, the composer of its piece), and
+     `WindowBatches` that feed them to Keras.
 
 The original network's input at every step is ONE number, the token's index
 divided by the vocabulary size; with --embedding it is the index itself, which
@@ -79,9 +80,15 @@ class Windows:
     starts: np.ndarray  # (windows,) int64: where each window begins
     sequence_length: int
     short_pieces: int  # pieces with no window at all (not longer than sequence_length)
+    composers: np.ndarray | None = None  # (windows,) int32: the composer of each window's piece, with --composers
 
     def __len__(self) -> int:
         return len(self.starts)
+
+    def subset(self, window_numbers) -> "Windows":
+        """Only the windows numbered, in that order."""
+        composers = None if self.composers is None else self.composers[window_numbers]
+        return Windows(self.token_indices, self.starts[window_numbers], self.sequence_length, 0, composers)
 
     def rows(self, window_numbers, every_step: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """Windows and their targets, as token indices: (batch, sequence_length) and (batch,).
@@ -95,48 +102,73 @@ class Windows:
         return picked[:, :-1], (picked[:, 1:] if every_step else picked[:, -1])
 
 
-def make_windows(pieces: list, vocabulary: Vocabulary, sequence_length: int) -> Windows:
+def make_windows(pieces: list, vocabulary: Vocabulary, sequence_length: int,
+                 piece_composers: np.ndarray | None = None) -> Windows:
     """Cut pieces into windows that never run from the end of one piece into the next.
 
     The original joined all pieces into one list first, so some windows taught
     the network a transition from one piece's last notes to another's first.
+    piece_composers: (pieces,) the composer number of each piece, with --composers.
     """
-    return windows_of_indices([vocabulary.encode(piece.tokens) for piece in pieces], sequence_length)
+    return windows_of_indices([vocabulary.encode(piece.tokens) for piece in pieces], sequence_length, piece_composers)
 
 
-def windows_of_indices(index_pieces: list, sequence_length: int) -> Windows:
+def windows_of_indices(index_pieces: list, sequence_length: int, piece_composers: np.ndarray | None = None) -> Windows:
     """make_windows for pieces that are token indices already (as a bundle stores them)."""
     streams, starts, short_pieces, position = [], [], 0, 0
+    window_counts = []
     for indices in index_pieces:
         window_count = len(indices) - sequence_length  # the last token is a target, never an input start
         if window_count <= 0:
             short_pieces += 1
         else:
             starts.append(position + np.arange(window_count, dtype=np.int64))
+        window_counts.append(max(window_count, 0))
         streams.append(np.asarray(indices, dtype=np.int32))
         position += len(indices)
+    composers = None
+    if piece_composers is not None:  # each window takes its piece's composer
+        composers = np.repeat(np.asarray(piece_composers, dtype=np.int32), window_counts)
     return Windows(
         token_indices=np.concatenate(streams) if streams else np.zeros(0, np.int32),
         starts=np.concatenate(starts) if starts else np.zeros(0, np.int64),
         sequence_length=sequence_length,
         short_pieces=short_pieces,
+        composers=composers,
     )
 
 
 # --- Network input ------------------------------------------------------------
 
+COMPOSER_INPUT = "composer_indices"  # the name of the network's composer input (network.composer_input)
 
-def encode_window(index_windows: np.ndarray, vocabulary_size: int, reads_token_indices: bool = False) -> np.ndarray:
+
+def token_input_name(reads_token_indices: bool) -> str:
+    """The name of the network's token input: what encode_window makes, and what network.token_input builds."""
+    return "token_indices" if reads_token_indices else "scaled_token_indices"
+
+
+
+def encode_window(index_windows: np.ndarray, vocabulary_size: int, reads_token_indices: bool = False,
+                  composers: np.ndarray | None = None):
     """Token indices -> network input.
 
     The original: (batch, time) ints -> (batch, time, 1) float32, index / vocabulary size.
     With --embedding (reads_token_indices): (batch, time) int32, the indices as they are.
+    With --composers (composers: (batch,) composer numbers): a dict of the above and the
+    composer at every step, {"composer_indices": (batch, time) int32}, keyed by the network's input names.
     The one place the original's normalisation lives.
     """
     index_windows = np.asarray(index_windows)
     if reads_token_indices:
-        return index_windows.astype(np.int32)
-    return (index_windows.astype(np.float32) / np.float32(vocabulary_size))[..., np.newaxis]
+        tokens = index_windows.astype(np.int32)
+    else:
+        tokens = (index_windows.astype(np.float32) / np.float32(vocabulary_size))[..., np.newaxis]
+    if composers is None:
+        return tokens
+    every_step = np.broadcast_to(np.asarray(composers, dtype=np.int32)[:, np.newaxis], index_windows.shape)
+    return {token_input_name(reads_token_indices): tokens, COMPOSER_INPUT: np.ascontiguousarray(every_step)}
+
 
 
 class WindowBatches(keras.utils.PyDataset):
@@ -170,7 +202,8 @@ class WindowBatches(keras.utils.PyDataset):
     def __getitem__(self, batch_number: int):
         window_numbers = self.order[batch_number * self.batch_size : (batch_number + 1) * self.batch_size]
         index_windows, targets = self.windows.rows(window_numbers, self.every_step)
-        network_input = encode_window(index_windows, self.vocabulary_size, self.reads_token_indices)
+        composers = None if self.windows.composers is None else self.windows.composers[window_numbers]
+        network_input = encode_window(index_windows, self.vocabulary_size, self.reads_token_indices, composers)
         if self.every_step and self.score_last_step:
             weights = np.zeros(targets.shape, np.float32)  # (batch, time)
             weights[:, -1] = 1.0

@@ -96,6 +96,7 @@ class Settings:
     embedding: int = 0  # 0 = the original's one scalar per step; N = a learned N-number vector per token (LSTM only)
     dropout: float | None = None  # None = the preset's; otherwise the share dropped by every dropout of the network
     token_parts: bool = False  # build each token's embedding and output score from its parts (needs embedding)
+    composers: bool = False  # the network also reads each piece's composer: its subfolder of the MIDI folder
     mixed_precision: bool = False  # compute in bfloat16; weights, softmax and LSTM cell state stay float32
 
     # --- Training.

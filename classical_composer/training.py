@@ -21,6 +21,7 @@ import json
 import os
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import keras
@@ -41,7 +42,8 @@ from classical_composer.token_parts import token_parts
 
 TRAINING_PICTURE = "training.png"
 # Settings added after --resume existed, with their defaults; see data_fingerprint.
-SETTINGS_ADDED_LATER = {"model": "lstm", "dropout": None, "keep_best": "loss", "representation": "notes"}
+SETTINGS_ADDED_LATER = {"model": "lstm", "dropout": None, "keep_best": "loss", "representation": "notes",
+                        "composers": False}
 STATISTICS_WINDOWS = 2048  # training windows that batch-norm statistics are measured on after each epoch
 STATISTICS_BATCH_SIZE = 512  # windows per forward pass while measuring them: fewer, larger passes are faster
 
@@ -97,8 +99,7 @@ def statistics_sample(windows: Windows, vocabulary_size: int, settings: Settings
     """A fixed, evenly spread sample of training windows for RefreshBatchNormStatistics."""
     count = min(len(windows), STATISTICS_WINDOWS)
     picked = np.linspace(0, len(windows) - 1, count).astype(np.int64)
-    sample = Windows(windows.token_indices, windows.starts[picked], windows.sequence_length, 0)
-    return WindowBatches(sample, vocabulary_size, STATISTICS_BATCH_SIZE, shuffle=False,
+    return WindowBatches(windows.subset(picked), vocabulary_size, STATISTICS_BATCH_SIZE, shuffle=False,
                          reads_token_indices=settings.reads_token_indices)
 
 
@@ -107,10 +108,11 @@ class KeepBundle(keras.callbacks.Callback):
 
     def __init__(self, out: Path, settings: Settings, vocabulary: Vocabulary, training_indices: list,
                  validation_indices: list, monitor: str, summary: dict, fingerprint: str, history: dict,
-                 best: float):
+                 best: float, composers: "Composers"):
         super().__init__()
         self.out, self.settings, self.vocabulary = out, settings, vocabulary
         self.training_indices, self.validation_indices = training_indices, validation_indices
+        self.composers = composers
         self.monitor, self.summary, self.fingerprint = monitor, summary, fingerprint
         self.history, self.best = history, best
 
@@ -129,7 +131,8 @@ class KeepBundle(keras.callbacks.Callback):
             training = {**self.summary, "best_epoch": epoch + 1, "monitor": self.monitor,
                         **{name: float(value) for name, value in logs.items()}}
             save_bundle(self.out, self.settings, self.vocabulary, self.model, self.training_indices, training,
-                        self.validation_indices)
+                        self.validation_indices, self.composers.names, self.composers.training,
+                        self.composers.validation)
             print(f"epoch {epoch + 1}: {self.monitor} improved to {current:.4f}; bundle saved in {self.out}")
         resume_state = {
             "format": FORMAT_NAME, "format_version": FORMAT_VERSION,
@@ -140,6 +143,22 @@ class KeepBundle(keras.callbacks.Callback):
         remove_unreferenced_files(self.out)
         kept_epoch = read_pointer(self.out)["training"]["best_epoch"] if (self.out / POINTER_FILE).is_file() else None
         plot_training(self.history, self.summary.get("count_models", {}), self.out / TRAINING_PICTURE, kept_epoch)
+
+
+@dataclass
+class Composers:
+    """The composers of a corpus, sorted by name ("" for the MIDI folder itself), and each piece's number."""
+
+    names: list[str]
+    training: np.ndarray  # (training pieces,) int32
+    validation: np.ndarray  # (validation pieces,) int32
+
+    @classmethod
+    def of(cls, corpus, training_pieces: list, validation_pieces: list) -> "Composers":
+        names = list(corpus.files_per_composer())
+        number = {name: position for position, name in enumerate(names)}
+        return cls(names, *(np.array([number[piece.composer] for piece in pieces], dtype=np.int32)
+                            for pieces in (training_pieces, validation_pieces)))
 
 
 def describe(corpus, training_pieces, validation_pieces, vocabulary, train_windows, validation_windows) -> dict:
@@ -213,10 +232,18 @@ def train(settings: Settings, midi_dir: Path, out: Path, resume: bool = False, c
     if list(composers) != [""]:  # some files are in subfolders: say how many each composer has
         print("files per composer: " + ", ".join(f"{name or '(the folder itself)'} {count}"
                                                  for name, count in composers.items()))
+    if settings.composers and len(composers) < 2:
+        raise UserError(f"--composers learns one style per subfolder of {midi_dir}, but all its files are in "
+                        f"{'one subfolder' if list(composers) != [''] else 'the folder itself'}; "
+                        f"put each composer's files in a subfolder of their own")
     training_pieces, validation_pieces = split_by_file(corpus.pieces, settings.validation_split, settings.seed)
     vocabulary = Vocabulary.of_pieces(corpus.pieces)
-    train_windows = make_windows(training_pieces, vocabulary, settings.sequence_length)
-    validation_windows = make_windows(validation_pieces, vocabulary, settings.sequence_length)
+    piece_composers = Composers.of(corpus, training_pieces, validation_pieces)
+    # The windows carry their composer only when the network reads it.
+    train_windows, validation_windows = (
+        make_windows(pieces, vocabulary, settings.sequence_length, composer_numbers if settings.composers else None)
+        for pieces, composer_numbers in ((training_pieces, piece_composers.training),
+                                         (validation_pieces, piece_composers.validation)))
     if len(train_windows) == 0:
         longest = max(len(piece.tokens) for piece in training_pieces)
         raise UserError(f"--sequence-length {settings.sequence_length} is longer than every training piece "
@@ -246,7 +273,8 @@ def train(settings: Settings, midi_dir: Path, out: Path, resume: bool = False, c
     keras.utils.set_random_seed(settings.seed)
     # Under a strategy the weights and the optimizer's state must be made in its scope, one copy per device.
     with strategy.scope() if strategy else contextlib.nullcontext():
-        model, history, best, first_epoch = network_to_train(settings, vocabulary, out, resume, fingerprint)
+        model, history, best, first_epoch = network_to_train(settings, vocabulary, out, resume, fingerprint,
+                                                             len(piece_composers.names))
     print(f"network: {settings.model}, preset {settings.preset}, {model.count_params():,} parameters"
           + (f", on {strategy.num_replicas_in_sync} devices" if strategy else ""))
 
@@ -254,7 +282,7 @@ def train(settings: Settings, midi_dir: Path, out: Path, resume: bool = False, c
     out.mkdir(parents=True, exist_ok=True)
     callbacks = [RefreshBatchNormStatistics(statistics_sample(train_windows, len(vocabulary), settings)),
                  KeepBundle(out, settings, vocabulary, training_indices, validation_indices, monitor, summary,
-                            fingerprint, history, best)]
+                            fingerprint, history, best, piece_composers)]
     if settings.patience > 0:
         callbacks.append(keras.callbacks.EarlyStopping(monitor=monitor, mode=KEEP_BEST[settings.keep_best],
                                                        patience=settings.patience))
@@ -274,11 +302,14 @@ def train(settings: Settings, midi_dir: Path, out: Path, resume: bool = False, c
     return history
 
 
-def network_to_train(settings: Settings, vocabulary: Vocabulary, out: Path, resume: bool, fingerprint: str):
+def network_to_train(settings: Settings, vocabulary: Vocabulary, out: Path, resume: bool, fingerprint: str,
+                     composer_count: int):
     """A compiled network, new or resumed: (model, history, best monitored value, epochs already done)."""
     if not resume:
         part_matrix = token_parts(vocabulary.tokens).matrix if settings.token_parts else None
-        return build_network(settings, len(vocabulary), part_matrix, fast_lstm=fast_lstm_pays()), {}, float("inf"), 0
+        model = build_network(settings, len(vocabulary), part_matrix, fast_lstm=fast_lstm_pays(),
+                              composer_count=composer_count)
+        return model, {}, float("inf"), 0
     state = read_pointer(out, RESUME_FILE)
     if state.get("fingerprint") != fingerprint:
         raise UserError(f"cannot resume: the data or settings differ from those of the run in {out}; "
@@ -293,9 +324,7 @@ def network_to_train(settings: Settings, vocabulary: Vocabulary, out: Path, resu
 
 def compare_best_with_counting(out: Path, count_figures: dict) -> None:
     """Score the bundle's best model beside the count models; print it and keep it in bundle.json."""
-    bundle = load_bundle(out)
-    results = evaluate(bundle.model, bundle.settings, len(bundle.vocabulary), bundle.training_pieces,
-                       bundle.validation_pieces, count_figures)
+    results = evaluate(load_bundle(out), count_figures=count_figures)
     print(format_comparison(results))
     pointer = read_pointer(out)
     pointer["training"]["evaluation"] = results

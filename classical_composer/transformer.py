@@ -1,7 +1,8 @@
 """The other network: settings -> a small decoder-only transformer, as a Keras model.
 
 In:  the settings (preset, sequence length, mixed precision, token parts), the
-     vocabulary size, and with --token-parts the token-to-parts matrix's width.
+     vocabulary size, with --token-parts the token-to-parts matrix's width, and
+     with --composers the number of composers.
 Out: an uncompiled `keras.Model` from a window of token indices, (batch, time),
      to the next token's probabilities after every step, (batch, time, vocabulary).
      network.build_network compiles it like the LSTM.
@@ -48,13 +49,15 @@ def decoder_block(x, settings: Settings, block_number: int, dtype_policy: str):
     return layers.Add(dtype=dtype_policy, name=f"{name}_feed_forward_residual")([x, hidden])
 
 
-def build_transformer(settings: Settings, vocabulary_size: int, part_count: int = 0) -> keras.Model:
+def build_transformer(settings: Settings, vocabulary_size: int, part_count: int = 0,
+                      composer_count: int = 0) -> keras.Model:
     """The decoder-only transformer, sized by settings.transformer_size; not compiled.
 
-    part_count: the number of token parts (columns of the token-to-parts matrix); 0 without --token-parts.
+    part_count:     the number of token parts (columns of the token-to-parts matrix); 0 without --token-parts.
+    composer_count: the number of composers, with --composers; 0 without.
     """
     # Imported here: network.py imports this module to dispatch on --model.
-    from classical_composer.network import token_input, token_scores
+    from classical_composer.network import composer_input, model_inputs, token_input, token_scores
 
     size = settings.transformer_size
     dtype_policy = "mixed_bfloat16" if settings.mixed_precision else "float32"
@@ -68,6 +71,10 @@ def build_transformer(settings: Settings, vocabulary_size: int, part_count: int 
     position_vectors = layers.Embedding(settings.sequence_length, size.width, dtype=dtype_policy,
                                         name="position_embedding")(positions)  # (batch, time, width)
     x = layers.Add(dtype=dtype_policy, name="token_and_position")([x, position_vectors])
+    composer_indices = None
+    if composer_count:  # the composer's vector is added like the position's: the residual stream keeps its width
+        composer_indices, composer_vectors = composer_input(settings, composer_count, size.width, dtype_policy)
+        x = layers.Add(dtype=dtype_policy, name="token_and_composer")([x, composer_vectors])
     x = layers.Dropout(size.dropout, dtype=dtype_policy, name="embedding_dropout")(x)
 
     for block_number in range(size.blocks):
@@ -76,4 +83,4 @@ def build_transformer(settings: Settings, vocabulary_size: int, part_count: int 
     x = token_scores(x, settings, vocabulary_size, part_count, dtype_policy)  # (batch, time, vocabulary)
     # The softmax in float32 also under mixed precision, so that small probabilities do not round to zero.
     outputs = layers.Activation("softmax", dtype="float32", name="next_token_probabilities")(x)
-    return keras.Model(inputs, outputs, name=f"transformer_{settings.preset}")
+    return keras.Model(model_inputs(inputs, composer_indices), outputs, name=f"transformer_{settings.preset}")

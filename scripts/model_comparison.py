@@ -81,8 +81,7 @@ def figures_of(out: Path) -> dict:
     bundle = load_bundle(out)
     training = json.loads((out / "bundle.json").read_text())["training"]
     history = json.loads((out / "resume.json").read_text())["history"]
-    results = evaluate(bundle.model, bundle.settings, len(bundle.vocabulary), bundle.training_pieces,
-                       bundle.validation_pieces)
+    results = evaluate(bundle)
     vocabulary_size = len(bundle.vocabulary)
     probabilities_of = probability_function(bundle.model, bundle.settings, vocabulary_size)
     reports, generation_seconds = [], []

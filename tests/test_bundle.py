@@ -146,3 +146,31 @@ def test_unknown_setting(bundle_copy):
 def test_damaged_bundle_json(bundle_copy):
     (bundle_copy / POINTER_FILE).write_text("{ not json")
     assert refusal(bundle_copy) == f"{bundle_copy / POINTER_FILE} is not readable JSON; the bundle is damaged, so train it again"
+
+
+# --- A bundle trained with --composers ---------------------------------------------------
+
+COMPOSER_SETTINGS = Settings(sequence_length=4, preset="tiny", embedding=4, composers=True)
+COMPOSERS = ["bach", "palestrina"]
+
+
+@pytest.fixture(scope="module")
+def composers_bundle(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("composers_bundle")
+    model = build_network(COMPOSER_SETTINGS, len(VOCABULARY), composer_count=len(COMPOSERS))
+    save_bundle(folder, COMPOSER_SETTINGS, VOCABULARY, model, TRAINING_PIECES, TRAINING_SUMMARY, TRAINING_PIECES[:1],
+                COMPOSERS, np.array([1, 0]), np.array([1]))
+    return folder
+
+
+def test_a_composers_bundle_keeps_the_names_and_each_pieces_composer(composers_bundle):
+    bundle = load_bundle(composers_bundle)
+    assert bundle.composers == COMPOSERS
+    assert bundle.training_composers.tolist() == [1, 0] and bundle.validation_composers.tolist() == [1]
+
+
+def test_a_composer_number_past_the_list_is_refused(composers_bundle, tmp_path):
+    folder = shutil.copytree(composers_bundle, tmp_path / "bundle")
+    rewrite_pointer(folder, composers=COMPOSERS[:1])  # one name, but the pieces and the network know two
+    assert refusal(folder) == (f"the network in {folder} reads 2 composers but its bundle lists 1; "
+                               f"the bundle's files do not belong together, so train it again")

@@ -37,7 +37,8 @@ ALL_FLAGS_SETTINGS = Settings(rests=True, octave_chords=True, durations=True, ve
                               preset="tiny", embedding=8, token_parts=True, epochs=3, batch_size=16,
                               validation_split=0.25, patience=2, every_step=True, optimizer="adam",
                               learning_rate=0.01, dropout=0.2, keep_best="accuracy", seed=5)
-LEFT_AT_THEIR_DEFAULTS = {"transpose", "mixed_precision", "model", "representation"}
+LEFT_AT_THEIR_DEFAULTS = {"transpose", "mixed_precision", "model", "representation",
+                          "composers"}  # --composers needs subfolders: test_events_end_to_end.py trains with it
 
 
 def run_script(script: str, *arguments) -> subprocess.CompletedProcess:

@@ -6,18 +6,22 @@ Out: nothing; these tests fail if an events bundle cannot be trained, composed
      note-token flags are accepted with it.
 """
 
+import json
+import shutil
+
 import pytest
 from music21 import converter, tempo
 
 import predict as predict_script
 import train as train_script
+from classical_composer import evaluate as evaluate_module
 from classical_composer import performance
 from classical_composer.bundle import load_bundle
 from classical_composer.corpus import parse_folder, parse_midi_file
 from classical_composer.listen import nearest_known_token
 from classical_composer.report import generation_report, token_pitches
 from classical_composer.settings import Settings
-from midi_fixtures import programs_in
+from midi_fixtures import programs_in, write_training_piece
 from script_runs import run_main, succeeds
 
 EVENTS_TRAINING = ["--preset", "tiny", "--epochs", "1", "--sequence-length", "16", "--representation", "events"]
@@ -25,10 +29,24 @@ VIOLIN_PROGRAM = 40  # General MIDI, counted from 0
 
 
 @pytest.fixture(scope="module")
-def events_bundle(training_folder, tmp_path_factory):
-    parse_folder(training_folder, Settings(representation="events").encoding(), workers=1)  # no pool in train.py
+def composers_folder(training_folder, tmp_path_factory):
+    """Two composers: alpha/ holds the three training pieces, beta/ two pieces of its own."""
+    folder = tmp_path_factory.mktemp("by_composer")
+    for composer in ("alpha", "beta"):
+        (folder / composer).mkdir()
+    for path in sorted(training_folder.glob("*.mid")):
+        shutil.copy(path, folder / "alpha" / path.name)
+    for number in range(2):
+        write_training_piece(folder / "beta" / f"beta_{number + 1}.mid", seed=10 + number)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def events_bundle(composers_folder, tmp_path_factory):
+    """Performance events and composers: the event LSTM's two ideas in one tiny bundle."""
+    parse_folder(composers_folder, Settings(representation="events").encoding(), workers=1)  # no pool in train.py
     out = tmp_path_factory.mktemp("events_bundle")
-    succeeds(train_script, *EVENTS_TRAINING, "--midi-dir", training_folder, "--out", out)
+    succeeds(train_script, *EVENTS_TRAINING, "--composers", "--midi-dir", composers_folder, "--out", out)
     return out
 
 
@@ -94,3 +112,60 @@ def test_an_unknown_primer_event_becomes_the_nearest_known_of_its_kind():
     assert nearest_known_token("Note 62 On", known) == "Note 60 On"
     assert nearest_known_token("Wait 3/2 beat", known) == "Wait 2 beat"
     assert nearest_known_token("Volume 3", known) == "Volume 1"
+
+
+# --- Composers -------------------------------------------------------------------------
+
+
+def test_the_bundle_knows_each_pieces_composer_from_its_subfolder(events_bundle):
+    bundle = load_bundle(events_bundle)
+    assert bundle.settings.composers
+    assert bundle.composers == ["alpha", "beta"]
+    assert bundle.training["files_per_composer"] == {"alpha": 3, "beta": 2}
+    numbers = [*bundle.training_composers.tolist(), *bundle.validation_composers.tolist()]
+    assert sorted(numbers) == [0, 0, 0, 1, 1]
+    for name, number in zip(bundle.training["validation_files"], bundle.validation_composers):
+        assert name.split("/")[0] == bundle.composers[number]
+
+
+def test_predict_writes_like_a_composer_byte_identically_seeded_from_their_pieces(events_bundle, composers_folder,
+                                                                                 tmp_path):
+    first, again = tmp_path / "first.mid", tmp_path / "again.mid"
+    for output in (first, again):
+        printed = succeeds(predict_script, "--weights", events_bundle, "--composer", "beta", "--top-k", "7",
+                           "--seed", "1", "--num-notes", "150", "--output", output,
+                           "--report", tmp_path / "report.json")
+    assert "composer: beta" in printed
+    assert first.read_bytes() == again.read_bytes()
+    played = converter.parse(first).flatten().notes
+    assert len({element.quarterLength for element in played}) >= 2
+    assert len({element.volume.velocity for element in played}) >= 2
+    # The seed window is a stretch of one of beta's pieces.
+    seed = json.loads((tmp_path / "report.json").read_text())["songs"][0]["seed_window"]
+    beta_pieces = [performance.performance_of_midi(path) for path in sorted((composers_folder / "beta").glob("*.mid"))]
+    assert any(seed == piece[start : start + len(seed)] for piece in beta_pieces for start in range(len(piece)))
+
+
+def test_an_unknown_composer_is_refused_with_the_known_ones(events_bundle, tmp_path):
+    status, _, errors = run_main(predict_script, "--weights", events_bundle, "--composer", "gamma",
+                                 "--output", tmp_path / "never.mid")
+    assert (status, errors) == (2, "error: the bundle knows no composer 'gamma'; choose one of: alpha, beta\n")
+    assert not (tmp_path / "never.mid").exists()
+
+
+def test_evaluation_scores_the_true_composer_beside_a_wrong_one(events_bundle, tmp_path):
+    printed = succeeds(evaluate_module, "--weights", events_bundle, "--json", tmp_path / "figures.json")
+    composers = json.loads((tmp_path / "figures.json").read_text())["composers"]
+    assert composers["composers"] == 2
+    assert composers["true_nats"] > 0 and composers["wrong_nats"] > 0
+    assert composers["true_nats"] != composers["wrong_nats"]  # the network reads the composer
+    assert f"told each piece's true composer: {composers['true_nats']:.3f} nats a token" in printed
+
+
+def test_composers_need_two_subfolders(training_folder, tmp_path):
+    status, _, errors = run_main(train_script, *EVENTS_TRAINING, "--composers", "--midi-dir", training_folder,
+                                 "--out", tmp_path / "never")
+    assert (status, errors) == (2, f"error: --composers learns one style per subfolder of {training_folder}, but "
+                                   f"all its files are in the folder itself; put each composer's files in a "
+                                   f"subfolder of their own\n")
+    assert not (tmp_path / "never").exists()

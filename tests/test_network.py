@@ -1,5 +1,5 @@
 """Stage 3: settings -> Keras model. Every preset builds; the original preset is the original network;
---embedding and --token-parts change only the input and the output scores."""
+--embedding and --token-parts change only the input and the output scores; --composers adds an input."""
 
 import dataclasses
 
@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from classical_composer.fast_lstm import FastLSTM
-from classical_composer.network import build_network, inference_copy
+from classical_composer.network import build_network, inference_copy, last_step
+from classical_composer.prepare_sequences import encode_window, token_input_name
 from classical_composer.settings import PRESETS, Settings
 from classical_composer.token_parts import token_parts
 
@@ -165,3 +166,25 @@ def test_a_token_unseen_in_training_gets_more_probability_from_its_parts():
     from_counts = keras.ops.convert_to_numpy(plain(windows, training=False))
     np.testing.assert_allclose(from_parts.sum(axis=1), 1.0, rtol=1e-5)
     assert from_parts[:, unseen].mean() > 2 * from_counts[:, unseen].mean()
+
+
+@pytest.mark.parametrize("flags", [{}, {"embedding": 8}, {"model": "transformer"}],
+                         ids=["original input", "embedding", "transformer"])
+def test_a_composers_network_reads_the_composer_at_every_step_and_it_changes_the_prediction(flags):
+    settings = Settings(preset="tiny", sequence_length=SEQUENCE_LENGTH, composers=True, **flags)
+    model = build_network(settings, VOCABULARY_SIZE, composer_count=3)
+    assert sorted(model.input) == ["composer_indices", token_input_name(settings.reads_token_indices)]
+    assert model.get_layer("composer_embedding").input_dim == 3
+    windows = np.tile(np.arange(SEQUENCE_LENGTH), (3, 1))  # the same window three times...
+    network_input = encode_window(windows, VOCABULARY_SIZE, settings.reads_token_indices,
+                                  composers=np.array([0, 1, 2]))  # ...told three composers
+    assert network_input["composer_indices"].tolist() == [[0] * SEQUENCE_LENGTH, [1] * SEQUENCE_LENGTH,
+                                                          [2] * SEQUENCE_LENGTH]
+    probabilities = keras.ops.convert_to_numpy(last_step(model)(network_input, training=False))
+    assert probabilities.shape == (3, VOCABULARY_SIZE)
+    assert not np.allclose(probabilities[0], probabilities[1]) and not np.allclose(probabilities[1], probabilities[2])
+
+
+def test_a_composers_network_refuses_to_build_without_the_number_of_composers():
+    with pytest.raises(ValueError, match="needs the number of composers"):
+        build_network(Settings(preset="tiny", sequence_length=SEQUENCE_LENGTH, composers=True), VOCABULARY_SIZE)

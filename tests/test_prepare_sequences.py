@@ -160,3 +160,22 @@ def test_shuffled_batches_hold_the_same_windows_in_a_new_order_each_epoch():
     assert in_order == expected
     assert sorted(first_epoch) == sorted(second_epoch) == sorted(expected)  # the same windows, each once
     assert first_epoch != in_order and second_epoch != first_epoch
+
+
+def test_with_composers_each_window_carries_its_pieces_composer_into_every_batch():
+    vocabulary = Vocabulary.of_pieces([FIRST, SHORT, SECOND])
+    sequence_length = 3
+    windows = make_windows([FIRST, SHORT, SECOND], vocabulary, sequence_length, piece_composers=np.array([1, 0, 2]))
+    # FIRST gives 4 windows, SHORT none, SECOND 3.
+    assert windows.composers.tolist() == [1, 1, 1, 1, 2, 2, 2]
+    batches = WindowBatches(windows, len(vocabulary), batch_size=5, shuffle=True, seed=3)
+    for batch_number in range(len(batches)):
+        network_input, targets = batches[batch_number]
+        picked = batches.order[batch_number * 5 : (batch_number + 1) * 5]
+        rows, expected_targets = windows.rows(picked)
+        np.testing.assert_array_equal(network_input["scaled_token_indices"], encode_window(rows, len(vocabulary)))
+        # The composer at every step of a window is its piece's.
+        assert network_input["composer_indices"].tolist() == [[number] * sequence_length
+                                                              for number in windows.composers[picked]]
+        np.testing.assert_array_equal(targets, expected_targets)
+    assert windows.subset([6, 0]).composers.tolist() == [2, 1]

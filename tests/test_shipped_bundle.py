@@ -40,8 +40,7 @@ def test_bundle_ships_no_resume_state():
 
 
 def test_bundle_beats_the_trigram_on_its_held_out_files(bundle):
-    results = evaluate(bundle.model, bundle.settings, len(bundle.vocabulary), bundle.training_pieces,
-                       bundle.validation_pieces)
+    results = evaluate(bundle)
     assert results["bundle"]["nats"] < results["trigram"]["nats"] - TRIGRAM_MARGIN_NATS
     # And its first choice is right more often than the table's.
     assert results["bundle"]["accuracy"] > results["trigram"]["accuracy"]
