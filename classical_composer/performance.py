@@ -194,6 +194,20 @@ def onsets(texts: Iterable[str]) -> list[tuple[int, ...]]:
     return result
 
 
+def onset_gaps(texts: Iterable[str]) -> list[int]:
+    """The time from each onset to the next, in twelfths of a beat: the rhythm of the piece, whatever its pitches."""
+    gaps, now, last_onset = [], 0, None
+    for text in texts:
+        event = decode(text)
+        if event.kind == WAIT:
+            now += int(event.value * STEPS_PER_BEAT)
+        elif event.kind == NOTE_ON and now != last_onset:  # a note-on at a new moment is a new onset
+            if last_onset is not None:
+                gaps.append(now - last_onset)
+            last_onset = now
+    return gaps
+
+
 # --- MIDI -> performance --------------------------------------------------------
 
 DRUM_CHANNEL = 10  # General MIDI's percussion channel (music21 numbers channels from 1)

@@ -23,6 +23,10 @@ pitch-class distance
                     means the same share of C, C#, ... B; 1 means no pitch
                     class in common. Every sounding pitch of every event counts
                     once; rests count nothing.
+rhythm distance     (performance events only) the same distance between the
+                    histograms of the gaps from one onset to the next, in
+                    twelfths of a beat (4 beats and longer in one bin): does
+                    the piece move in the note values of the training data?
 longest copied stretch
                     the length of the longest run of consecutive generated
                     tokens that appears, in the same order, inside one
@@ -118,6 +122,14 @@ def pitch_class_histogram(token_counts: Mapping[str, int]) -> np.ndarray:
     return histogram / total if total else histogram
 
 
+def onset_gap_histogram(gaps: Sequence[int]) -> np.ndarray:
+    """Gaps between onsets in twelfths of a beat, in; the share of each gap, 1/12 to 4 beats and longer, out: (49,)."""
+    longest = performance.LONGEST_WAIT_STEPS  # gaps of 4 beats or more share the last bin
+    histogram = np.bincount(np.minimum(np.asarray(gaps, dtype=np.int64), longest), minlength=longest + 1).astype(float)
+    total = histogram.sum()
+    return histogram / total if total else histogram
+
+
 def total_variation(shares_a: np.ndarray, shares_b: np.ndarray) -> float | None:
     """Half the summed absolute difference of two histograms of shares: 0 = equal, 1 = disjoint.
 
@@ -178,12 +190,16 @@ def generation_report(generated: Sequence[int], vocabulary_tokens: Sequence[str]
                                   minlength=len(vocabulary_tokens)) if training_pieces else []
     training_histogram = pitch_class_histogram(
         {token: int(count) for token, count in zip(vocabulary_tokens, training_counts) if count})
+    rhythm_distance = None
     if all(token in performance.EVENT_OF_TEXT for token in vocabulary_tokens):
         unit, items = "onsets", performance.onsets(token_list)
-        training_items = [performance.onsets([vocabulary_tokens[index] for index in piece])
-                          for piece in training_pieces]
+        training_texts = [[vocabulary_tokens[index] for index in piece] for piece in training_pieces]
+        training_items = [performance.onsets(texts) for texts in training_texts]
         song_numbers, *training_numbers = numbered([items, *training_items])
         copied = longest_copied_stretch(song_numbers, training_numbers)
+        training_gaps = [gap for texts in training_texts for gap in performance.onset_gaps(texts)]
+        rhythm_distance = total_variation(onset_gap_histogram(performance.onset_gaps(token_list)),
+                                          onset_gap_histogram(training_gaps))
     else:
         unit, items = "tokens", token_list
         copied = longest_copied_stretch(generated, training_pieces)
@@ -198,6 +214,7 @@ def generation_report(generated: Sequence[int], vocabulary_tokens: Sequence[str]
         "lowest_pitch": lowest_highest and pitch_figure(lowest_highest[0]),
         "highest_pitch": lowest_highest and pitch_figure(lowest_highest[1]),
         "pitch_class_distance": total_variation(pitch_class_histogram(Counter(token_list)), training_histogram),
+        "rhythm_distance": rhythm_distance,
         "longest_copied_stretch": copied,
     }
 
@@ -226,9 +243,10 @@ def format_report(report: dict) -> str:
     distance = report["pitch_class_distance"]
     distance_text = "n/a" if distance is None else f"{distance:.3f}"
     unit = report["unit"]
+    rhythm = "" if report["rhythm_distance"] is None else f", rhythm distance {report['rhythm_distance']:.3f}"
     return (
         f"  {report['events']} events, {report['distinct_tokens']} distinct {unit}, longest run "
         f"{report['longest_run']} x '{report['longest_run_token']}', {report['rest_share']:.1%} rests, {pitches}\n"
-        f"  against the training data: pitch-class distance {distance_text} (total variation: 0 = same "
+        f"  against the training data: pitch-class distance {distance_text}{rhythm} (total variation: 0 = same "
         f"shares, 1 = none shared), longest stretch copied from a training piece: {report['longest_copied_stretch']} {unit}"
     )

@@ -19,7 +19,7 @@ from classical_composer import performance
 from classical_composer.bundle import load_bundle
 from classical_composer.corpus import parse_folder, parse_midi_file
 from classical_composer.listen import nearest_known_token
-from classical_composer.report import generation_report, token_pitches
+from classical_composer.report import format_report, generation_report, token_pitches
 from classical_composer.settings import Settings
 from midi_fixtures import programs_in, write_training_piece
 from script_runs import run_main, succeeds
@@ -105,6 +105,11 @@ def test_the_report_counts_pitches_of_note_ons_and_runs_and_copies_in_onsets():
     assert report["rest_share"] == 0
     # Pitch classes: the song C 3/5, G 2/5; the training piece C 1/3, G 2/3.
     assert report["pitch_class_distance"] == pytest.approx(3 / 5 - 1 / 3)
+    # Rhythm: onsets half a beat apart in both.
+    assert report["rhythm_distance"] == 0
+    in_whole_beats = generation_report(song, [*vocabulary, "Wait 1 beat"], [[2, 4, 0, 4, 2]])
+    assert in_whole_beats["rhythm_distance"] == 1  # no gap in common
+    assert "rhythm distance 1.000" in format_report(in_whole_beats)
 
 
 def test_an_unknown_primer_event_becomes_the_nearest_known_of_its_kind():

@@ -132,6 +132,7 @@ def test_generation_report_of_a_hand_made_song():
         "lowest_pitch": {"midi": 44, "name": "G#2"},
         "highest_pitch": {"midi": 72, "name": "C5"},
         "pitch_class_distance": pytest.approx(10 / 99),
+        "rhythm_distance": None,  # note tokens: only performance events have onset times
         "longest_copied_stretch": 4,  # "4 0 3 1" (rest 0.4.7 G#2.C5 C4) is in the first training piece
     }
     printed = report.format_report(figures)

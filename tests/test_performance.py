@@ -418,3 +418,12 @@ def test_events_outside_the_grammar_are_refused():
 )
 def test_tempo_bins(bpm, expected):
     assert performance.tempo_bin(bpm) == expected
+
+
+def test_onset_gaps_are_the_twelfths_from_each_new_moment_a_key_is_struck_to_the_next():
+    played = ["Start", "Tempo 120 bpm", "Note 60 On", "Note 64 On", "Wait 1/2 beat", "Note 60 Off",
+              "Note 67 On", "Wait 4 beat", "Wait 1/3 beat", "Pedal On", "Note 72 On", "Wait 1 beat",
+              "Note 72 Off", "End"]
+    # The chord at 0, G4 at 6, C5 at 6 + 48 + 4: a release or a pedal starts nothing.
+    assert performance.onset_gaps(played) == [6, 52]
+    assert performance.onset_gaps(["Start", "Wait 1 beat", "End"]) == []
