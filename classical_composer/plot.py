@@ -2,7 +2,7 @@
 
 In:  a MIDI file (any, not only one this project wrote); or the losses per
      epoch of a training run and the count models' held-out figures.
-Out: a piano-roll PNG of FIGURE_SIZE_INCHES x PICTURE_DPI pixels: time in
+Out: a piano-roll PNG of FIGURE_SIZE_INCHES x PICTURE_DPI pixels per file: time in
      quarter notes across, pitch up, one bar per note, its shade the note's
      velocity (darker is louder); silence is left blank, so rests show as gaps.
      Or training.png: training and validation loss per epoch, with the count
@@ -10,6 +10,7 @@ Out: a piano-roll PNG of FIGURE_SIZE_INCHES x PICTURE_DPI pixels: time in
 
     python -m classical_composer.plot output.mid                   # writes output.png
     python -m classical_composer.plot song.mid --output roll.png
+    python -m classical_composer.plot bach.mid palestrina.mid --output both.png   # one above the other
 
 The notes are read with parse.onsets_of, the same reading that training uses,
 so the picture shows what the model would see of the file.
@@ -56,9 +57,8 @@ def read_notes(midi_path: Path) -> list[tuple[float, float, int, int]]:
     ]
 
 
-def plot_piano_roll(notes: list[tuple[float, float, int, int]], png_path: Path, title: str = "") -> None:
-    """Draw (start, length, MIDI pitch, velocity) notes as a piano roll into a PNG file."""
-    figure, axes = plt.subplots(figsize=FIGURE_SIZE_INCHES, dpi=PICTURE_DPI, layout="constrained")
+def draw_piano_roll(figure, axes, notes: list[tuple[float, float, int, int]], title: str = "") -> None:
+    """Draw (start, length, MIDI pitch, velocity) notes as a piano roll onto matplotlib axes."""
     colour_map = plt.get_cmap(VELOCITY_COLOURS)
     norm = matplotlib.colors.Normalize(vmin=0, vmax=MAX_VELOCITY)
     bars = [Rectangle((start, number - NOTE_HEIGHT / 2), length, NOTE_HEIGHT) for start, length, number, _ in notes]
@@ -80,9 +80,26 @@ def plot_piano_roll(notes: list[tuple[float, float, int, int]], png_path: Path, 
     axes.set_ylabel("pitch")
     axes.set_title(title)
     axes.grid(axis="y", alpha=0.3)
-    # No bbox_inches="tight": the picture keeps exactly FIGURE_SIZE_INCHES x PICTURE_DPI pixels.
+
+
+def plot_piano_rolls(rolls: list[tuple[list, str]], png_path: Path) -> None:
+    """Draw one piano roll per (notes, title), one above the other, into a PNG file.
+
+    Each roll is FIGURE_SIZE_INCHES x PICTURE_DPI pixels; the picture is as tall as all of them.
+    """
+    width, height = FIGURE_SIZE_INCHES
+    figure, all_axes = plt.subplots(len(rolls), 1, figsize=(width, height * len(rolls)), dpi=PICTURE_DPI,
+                                    layout="constrained", squeeze=False)
+    for axes, (notes, title) in zip(all_axes[:, 0], rolls):
+        draw_piano_roll(figure, axes, notes, title)
+    # No bbox_inches="tight": the picture keeps exactly the size asked for.
     figure.savefig(png_path, dpi=PICTURE_DPI)
     plt.close(figure)
+
+
+def plot_piano_roll(notes: list[tuple[float, float, int, int]], png_path: Path, title: str = "") -> None:
+    """Draw (start, length, MIDI pitch, velocity) notes as a piano roll into a PNG file."""
+    plot_piano_rolls([(notes, title)], png_path)
 
 
 def plot_midi(midi_path: Path, png_path: Path | None = None) -> Path:
@@ -127,15 +144,18 @@ def plot_training(history: dict, count_figures: dict, png_path: Path, kept_epoch
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description="Draw a MIDI file as a piano roll (PNG).")
-    parser.add_argument("midi", help="MIDI file to draw")
-    parser.add_argument("--output", default=None, help="PNG file to write (default: beside the MIDI file, .png)")
+    parser = argparse.ArgumentParser(description="Draw MIDI files as piano rolls (PNG), one above the other.")
+    parser.add_argument("midi", nargs="+", help="MIDI files to draw")
+    parser.add_argument("--output", default=None, help="PNG file to write (default: beside the first MIDI file, .png)")
     arguments = parser.parse_args(argv)
-    if not Path(arguments.midi).is_file():
-        raise UserError(f"there is no file {arguments.midi}; give the path of a .mid file")
+    for path in arguments.midi:
+        if not Path(path).is_file():
+            raise UserError(f"there is no file {path}; give the path of a .mid file")
     if arguments.output and not Path(arguments.output).parent.is_dir():
         raise UserError(f"the folder for --output {arguments.output} does not exist; create it first")
-    print(f"wrote {plot_midi(arguments.midi, arguments.output)}")
+    png_path = Path(arguments.output or Path(arguments.midi[0]).with_suffix(".png"))
+    plot_piano_rolls([(read_notes(Path(path)), Path(path).name) for path in arguments.midi], png_path)
+    print(f"wrote {png_path}")
 
 
 if __name__ == "__main__":

@@ -317,15 +317,22 @@ def test_louder_notes_are_drawn_darker(tmp_path):
     assert darkness(120) > darkness(30)
 
 
-def test_plot_module_runs_from_the_command_line(tmp_path):
+def test_plot_module_runs_from_the_command_line_and_draws_several_files_one_above_the_other(tmp_path):
     melody = write_melody(tmp_path / "melody.mid", PRIMER_NOTES[:4])
-    finished = subprocess.run([sys.executable, "-m", "classical_composer.plot", str(melody),
-                               "--output", str(tmp_path / "roll.png")],
+    other = write_melody(tmp_path / "other.mid", PRIMER_NOTES[4:8])
+    finished = subprocess.run([sys.executable, "-m", "classical_composer.plot", str(melody), str(other),
+                               "--output", str(tmp_path / "rolls.png")],
                               cwd=PROJECT_ROOT, capture_output=True, text=True)
     assert finished.returncode == 0, finished.stderr
-    assert finished.stdout == f"wrote {tmp_path / 'roll.png'}\n"
+    assert finished.stdout == f"wrote {tmp_path / 'rolls.png'}\n"
     assert not (tmp_path / "melody.png").exists()
-    assert_roll_shows_the_melody(tmp_path / "roll.png", PRIMER_NOTES[:4])
+    width, height = (inches * plot.PICTURE_DPI for inches in plot.FIGURE_SIZE_INCHES)
+    both = matplotlib.image.imread(tmp_path / "rolls.png")
+    assert both.shape[:2] == (2 * height, width)
+    # Each roll is the one plot_midi draws of its file alone.
+    for number, path in enumerate((melody, other)):
+        alone = matplotlib.image.imread(plot.plot_midi(path))
+        assert np.abs(both[number * height : (number + 1) * height] - alone).mean() < 0.01
 
 
 # --- predict.py from end to end, with a tiny trained bundle -------------------------------
