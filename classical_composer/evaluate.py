@@ -12,12 +12,18 @@ Out: a printed table, and with --json a file, of the nats per token,
     uniform, unigram, bigram, trigram    count models fit on the bundle's training pieces
     bundle                               the bundle's network
 
-plus the share of held-out targets never seen in training, and for a bundle
-trained with --composers the nats a token when the network is told each
-held-out piece's true composer against a wrong one. The targets are
-the ones val_loss scores: the token after every held-out window. A network
-that scores worse than the trigram has learned less than counting does.
-train.py prints the same table at the end of training.
+plus the share of held-out targets never seen in training. Two more figures
+where the bundle allows them:
+- nats per quarter note of held-out music: the nats of a token times the
+  held-out tokens per quarter note (train.py records how long the held-out
+  files last). Note tokens and performance events share this unit, so the two
+  representations can be compared.
+- with --composers, the nats a token when the network is told each held-out
+  piece's true composer, against a wrong one.
+
+The targets are the ones val_loss scores: the token after every held-out
+window. A network that scores worse than the trigram has learned less than
+counting does. train.py prints the same table at the end of training.
 """
 
 import argparse
@@ -89,6 +95,21 @@ def composer_figures(model, settings, validation_pieces: list, vocabulary_size: 
             "composers": composer_count, "targets": int(len(true_nats))}
 
 
+def held_out_quarters(bundle, validation_pieces: list) -> float | None:
+    """How many quarter notes the held-out music lasts: as train.py recorded it, or from the events themselves.
+
+    None for a bundle of note tokens trained before train.py recorded it: note tokens do not keep time.
+    """
+    recorded = bundle.training.get("validation_quarters")
+    if recorded:
+        return recorded
+    if bundle.settings.representation == "events":
+        from classical_composer.performance import beats
+
+        return float(sum(beats(bundle.vocabulary.decode(piece)) for piece in validation_pieces)) or None
+    return None
+
+
 def evaluate(bundle, validation_pieces: list | None = None, count_figures: dict | None = None) -> dict:
     """The bundle's network figures and the count models', on the same held-out targets.
 
@@ -103,7 +124,13 @@ def evaluate(bundle, validation_pieces: list | None = None, count_figures: dict 
                                             settings.sequence_length)
     piece_composers = bundle.validation_composers if settings.composers else None
     losses, correct = network_losses(bundle.model, settings, validation_pieces, vocabulary_size, piece_composers)
-    results = {"bundle": figures(losses, correct), **count_figures}
+    results = {"bundle": figures(losses, correct), **{name: dict(value) if isinstance(value, dict) else value
+                                                      for name, value in count_figures.items()}}
+    quarters = held_out_quarters(bundle, validation_pieces)
+    if quarters:
+        tokens_per_quarter = sum(len(piece) for piece in validation_pieces) / quarters
+        for name in (*COUNT_MODELS, "bundle"):
+            results[name]["nats_per_quarter"] = results[name]["nats"] * tokens_per_quarter
     if settings.composers:
         results["composers"] = composer_figures(bundle.model, settings, validation_pieces, vocabulary_size,
                                                 piece_composers, len(bundle.composers))
@@ -115,11 +142,12 @@ def format_comparison(results: dict) -> str:
     targets = results["bundle"]["targets"]
     lines = [f"held-out targets: {targets:,} (the token after every held-out window); "
              f"{results['unseen_share']:.1%} of them never occur in training",
-             f"{'model':<10} {'nats/token':>10} {'perplexity':>11} {'top-1':>7}"]
+             f"{'model':<10} {'nats/token':>10} {'perplexity':>11} {'top-1':>7} {'nats/quarter':>13}"]
     for name in (*COUNT_MODELS, "bundle"):
         row = results[name]
         label = "network" if name == "bundle" else name
-        lines.append(f"{label:<10} {row['nats']:>10.3f} {row['perplexity']:>11.1f} {row['accuracy']:>7.1%}")
+        per_quarter = f"{row['nats_per_quarter']:>13.2f}" if "nats_per_quarter" in row else f"{'n/a':>13}"
+        lines.append(f"{label:<10} {row['nats']:>10.3f} {row['perplexity']:>11.1f} {row['accuracy']:>7.1%} {per_quarter}")
     margin = results["trigram"]["nats"] - results["bundle"]["nats"]
     verdict = "better" if margin > 0 else "worse"
     lines.append(f"the network is {abs(margin):.3f} nats a token {verdict} than the trigram")

@@ -194,6 +194,11 @@ def onsets(texts: Iterable[str]) -> list[tuple[int, ...]]:
     return result
 
 
+def beats(texts: Iterable[str]) -> Fraction:
+    """How long a performance lasts, in beats (quarter notes): the sum of its waits."""
+    return sum((event.value for event in map(decode, texts) if event.kind == WAIT), Fraction(0))
+
+
 def onset_gaps(texts: Iterable[str]) -> list[int]:
     """The time from each onset to the next, in twelfths of a beat: the rhythm of the piece, whatever its pitches."""
     gaps, now, last_onset = [], 0, None

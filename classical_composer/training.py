@@ -27,6 +27,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from classical_composer import performance
 from classical_composer.bundle import (
     FORMAT_NAME, FORMAT_VERSION, POINTER_FILE, RESUME_FILE, load_bundle, load_model_checked, read_pointer,
     remove_unreferenced_files, save_bundle, save_model_file, write_json_atomically,
@@ -174,6 +175,18 @@ def describe(corpus, training_pieces, validation_pieces, vocabulary, train_windo
     }
 
 
+def quarters_of_music(midi_dir: Path, pieces: list) -> float | None:
+    """How many quarter notes the pieces' files last, read as performances, whatever the representation.
+
+    It turns nats per token into nats per quarter note, a unit that note tokens
+    and performance events share (see evaluate.py). None if a file cannot be read so.
+    """
+    try:
+        return float(sum(performance.beats(performance.performance_of_midi(midi_dir / piece.name)) for piece in pieces))
+    except Exception:  # a file music21 read as a score but not as MIDI events: no figure rather than a wrong one
+        return None
+
+
 def check_out_folder(out: Path) -> None:
     """Refuse an --out that can never hold a bundle now, not after the slow parse and the first epoch."""
     if out.exists() and not out.is_dir():
@@ -249,7 +262,8 @@ def train(settings: Settings, midi_dir: Path, out: Path, resume: bool = False, c
         raise UserError(f"--sequence-length {settings.sequence_length} is longer than every training piece "
                         f"(the longest has {longest} tokens); choose a smaller --sequence-length")
     summary = {"command": command, **describe(corpus, training_pieces, validation_pieces, vocabulary,
-                                              train_windows, validation_windows)}
+                                              train_windows, validation_windows),
+               "validation_quarters": quarters_of_music(midi_dir, validation_pieces)}
     print(f"{summary['classes']} classes; training: {summary['training_files']} files, "
           f"{summary['training_windows']} windows; validation: {len(summary['validation_files'])} files, "
           f"{summary['validation_windows']} windows; {summary['pieces_shorter_than_window']} pieces "

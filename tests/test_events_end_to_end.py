@@ -165,6 +165,12 @@ def test_evaluation_scores_the_true_composer_beside_a_wrong_one(events_bundle, t
     assert composers["true_nats"] > 0 and composers["wrong_nats"] > 0
     assert composers["true_nats"] != composers["wrong_nats"]  # the network reads the composer
     assert f"told each piece's true composer: {composers['true_nats']:.3f} nats a token" in printed
+    # Performance events keep time: the held-out music's quarter notes are the sum of its waits.
+    bundle = load_bundle(events_bundle)
+    quarters = sum(performance.beats(bundle.vocabulary.decode(piece)) for piece in bundle.validation_pieces)
+    tokens = sum(len(piece) for piece in bundle.validation_pieces)
+    figures = json.loads((tmp_path / "figures.json").read_text())
+    assert figures["bundle"]["nats_per_quarter"] == pytest.approx(figures["bundle"]["nats"] * tokens / float(quarters))
 
 
 def test_composers_need_two_subfolders(training_folder, tmp_path):

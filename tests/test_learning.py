@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from music21 import converter
 
 import predict as predict_script
 import train as train_script
@@ -112,6 +113,21 @@ def test_training_ends_with_the_comparison_and_keeps_it(parts_bundle):
     assert evaluation["bundle"]["targets"] == evaluation["trigram"]["targets"] == training["validation_windows"]
     assert evaluation["uniform"]["nats"] == pytest.approx(np.log(training["classes"]))
     assert (out / "training.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_nats_per_quarter_note_use_how_long_the_held_out_file_lasts(parts_bundle, parsed_folder):
+    out, _ = parts_bundle
+    training = json.loads((out / POINTER_FILE).read_text())["training"]
+    held_out = parsed_folder / training["validation_files"][0]
+    # The fixture pieces start on a note, so the file lasts from 0 until its last note ends.
+    played = converter.parse(held_out).flatten().notes
+    assert training["validation_quarters"] == pytest.approx(max(float(note.offset + note.quarterLength)
+                                                                for note in played))
+    held_out_tokens = training["validation_windows"] + load_bundle(out).settings.sequence_length
+    for figures in training["evaluation"].values():
+        if isinstance(figures, dict):
+            assert figures["nats_per_quarter"] == pytest.approx(
+                figures["nats"] * held_out_tokens / training["validation_quarters"])
 
 
 def test_evaluate_writes_the_same_figures_as_json_with_and_without_the_midi_folder(parts_bundle, parsed_folder,

@@ -427,3 +427,4 @@ def test_onset_gaps_are_the_twelfths_from_each_new_moment_a_key_is_struck_to_the
     # The chord at 0, G4 at 6, C5 at 6 + 48 + 4: a release or a pedal starts nothing.
     assert performance.onset_gaps(played) == [6, 52]
     assert performance.onset_gaps(["Start", "Wait 1 beat", "End"]) == []
+    assert performance.beats(played) == Fraction(1, 2) + 4 + Fraction(1, 3) + 1
