@@ -1,4 +1,4 @@
-"""--embedding and --token-parts from train.py to predict.py, and the evaluation against the count models.
+"""--embedding and --token-parts from train.py to the bundle, and the evaluation against the count models.
 
 The scripts run in this process (script_runs.py); test_end_to_end.py and
 test_robustness.py prove the same scripts as separate processes.
@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 from music21 import converter
 
-import predict as predict_script
 import train as train_script
 from classical_composer import evaluate as evaluate_script
 from classical_composer.bundle import POINTER_FILE, load_bundle, save_model_file
@@ -43,33 +42,11 @@ def parts_bundle(tmp_path_factory, parsed_folder) -> tuple[Path, str]:
     return out, printed
 
 
-@pytest.fixture(scope="module")
-def embedding_bundle(tmp_path_factory, parsed_folder) -> Path:
-    out = tmp_path_factory.mktemp("embedding_bundle")
-    succeeds(train_script, *QUICK_TRAINING, "--embedding", "8", "--midi-dir", parsed_folder, "--out", out)
-    return out
-
-
-@pytest.mark.parametrize("which", ["embedding", "parts"])
-def test_predict_from_an_embedding_or_parts_bundle_is_byte_identical_twice(which, embedding_bundle, parts_bundle,
-                                                                          tmp_path):
-    weights = embedding_bundle if which == "embedding" else parts_bundle[0]
-    songs = {}
-    for name, seed in (("first", 1), ("again", 1), ("other seed", 2)):
-        output = tmp_path / f"{name}.mid"
-        succeeds(predict_script, "--weights", weights, "--top-k", "7", "--seed", seed, "--num-notes", "40",
-                 "--output", output)
-        songs[name] = output.read_bytes()
-    assert songs["first"] == songs["again"]
-    assert songs["first"] != songs["other seed"]  # sampling really samples: a constant output would fail
-
-
-def test_the_bundles_record_how_they_read_tokens(embedding_bundle, parts_bundle):
-    embedding = load_bundle(embedding_bundle)
-    assert (embedding.settings.embedding, embedding.settings.token_parts) == (8, False)
-    assert embedding.model.input_shape == (None, 8)  # token indices, not one scaled number per step
+def test_the_bundle_records_how_it_reads_tokens(parts_bundle):
+    # (test_end_to_end.py composes from a bundle with the same flags, byte-identically twice.)
     parts = load_bundle(parts_bundle[0])
     assert (parts.settings.embedding, parts.settings.token_parts) == (8, True)
+    assert parts.model.input_shape == (None, 8)  # token indices, not one scaled number per step
     assert parts.model.get_layer("parts_to_tokens").trainable is False
 
 

@@ -399,7 +399,7 @@ def test_patience_stops_early_and_the_bundle_keeps_the_best_epoch(tmp_path):
     midi_dir.mkdir()
     write_melody(midi_dir / "low.mid", ["C4", "D4", "E4", "D4"] * 5)
     write_melody(midi_dir / "high.mid", ["F5", "G5", "A5", "G5"] * 5)
-    max_epochs, patience = 20, 2
+    max_epochs, patience = 20, 1
     settings = Settings(preset="tiny", sequence_length=4, epochs=max_epochs, patience=patience, batch_size=64)
     parse_folder(midi_dir, settings.encoding(), cache_dir=default_cache_dir(), workers=1)
     history = train(settings, midi_dir, tmp_path / "bundle")
