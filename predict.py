@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from classical_composer.cli import HelpWithDefaults, UserError, quiet_tensorflow, run
+from classical_composer.cli import HelpWithDefaults, UserError, check_bundle_folder, quiet_tensorflow, run
 
 
 def parse_arguments(argv=None) -> argparse.Namespace:
@@ -99,6 +99,7 @@ def check_arguments(arguments: argparse.Namespace) -> None:
     from classical_composer.listen import check_listening_flags
 
     check_listening_flags(arguments.prime, arguments.wav, arguments.report)
+    check_bundle_folder(arguments.weights)  # before TensorFlow takes seconds to load
 
 
 def main() -> None:

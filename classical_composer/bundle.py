@@ -33,7 +33,7 @@ import keras
 import numpy as np
 
 from classical_composer.atomic import replaced_atomically
-from classical_composer.cli import UserError
+from classical_composer.cli import UserError, check_bundle_folder
 from classical_composer.fast_lstm import with_stock_lstms
 from classical_composer.prepare_sequences import Vocabulary
 from classical_composer.settings import PRESETS, Settings
@@ -157,8 +157,7 @@ def remove_unreferenced_files(folder: Path) -> None:
 def read_pointer(folder: Path, name: str = POINTER_FILE) -> dict:
     """Read and check bundle.json (or resume.json); every problem is one UserError sentence."""
     folder = Path(folder)
-    if not folder.is_dir():
-        raise UserError(f"there is no bundle folder {folder}; train one with: python train.py --out {folder}")
+    check_bundle_folder(folder)
     path = folder / name
     if not path.is_file():
         raise UserError(f"{folder} has no {name}, so it is not a complete bundle; train one with: python train.py --out {folder}")

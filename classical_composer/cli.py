@@ -26,6 +26,12 @@ class UserError(Exception):
     """A mistake the user can fix; the message is one sentence that says how."""
 
 
+def check_bundle_folder(folder) -> None:
+    """Refuse a --weights that is no folder at all, in one sentence; here, so that it costs no TensorFlow start."""
+    if not os.path.isdir(folder):
+        raise UserError(f"there is no bundle folder {folder}; train one with: python train.py --out {folder}")
+
+
 def quiet_tensorflow() -> None:
     """Load TensorFlow without its start-up notes; call before keras is first imported.
 
