@@ -44,9 +44,10 @@ from music21.midi import translate
 
 REBUILD_COMMAND = "python scripts/build_midi_songs.py"
 
-# The corpus holds about 1,300 Palestrina mass movements, three times as much music as
-# all the rest together. 150 of them make Palestrina about as large as Bach's chorales,
-# so the small preset still trains on all of midi_songs/ in about an hour.
+# The corpus holds about 1,300 Palestrina mass movements, about twice as much music as
+# all the rest together. 150 of them make Palestrina about as large as Bach's chorales
+# (about 35,000 tokens each), so that the small preset can still train on all of
+# midi_songs/ in about an hour.
 PALESTRINA_MOVEMENTS = 150
 
 # The composer folders, in the order the README lists them, with each composer's full name.
@@ -412,7 +413,7 @@ def write_readme(out_dir, written, left_out, rebuild_command):
     lines = [
         "# midi_songs",
         "",
-        "The default training data: public-domain music by fifteen composers, all taken",
+        f"The default training data: public-domain music by {len(COMPOSERS)} composers, all taken",
         "from the corpus of scores that is installed with music21. Each composer has a",
         "folder of their own; the training code reads the folder name as the composer.",
         "",
@@ -444,6 +445,11 @@ def write_readme(out_dir, written, left_out, rebuild_command):
         "kept once; repeats are not played out. Only a subset of Palestrina's mass",
         "movements is taken, spread evenly over the corpus, so that he does not outweigh",
         "everyone else.",
+        "",
+        "Not taken from the corpus, on purpose: composers with a single ensemble score",
+        "(one score is too little to stand for a composer), the trecento folder (many",
+        "composers in one folder), folk-song collections, lead sheets, demonstration",
+        "files, theory exercises, and files that are not notes (analyses, Finale files).",
         "",
         "Rebuild the folder, byte for byte, from the project root with:",
         "",
@@ -479,10 +485,10 @@ def write_readme(out_dir, written, left_out, rebuild_command):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="midi_songs", help="folder to write the composer folders into")
-    parser.add_argument("--palestrina", type=int, default=PALESTRINA_MOVEMENTS,
+    parser.add_argument("--palestrina", type=int, default=PALESTRINA_MOVEMENTS, metavar="N",
                         help="how many of Palestrina's mass movements to take, spread evenly "
                              "over the corpus in sorted order")
-    parser.add_argument("--workers", type=int, default=multiprocessing.cpu_count(),
+    parser.add_argument("--workers", type=int, default=multiprocessing.cpu_count(), metavar="N",
                         help="parallel processes; the output is the same for any number")
     args = parser.parse_args()
     if args.palestrina < 0:

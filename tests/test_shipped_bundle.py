@@ -1,10 +1,12 @@
-"""The pretrained bundle in weights/: it loads, beats counting, and top-7 sampling does not collapse.
+"""The pretrained bundles: weights/ (note tokens) and weights/events/ (performance events, with composers).
 
 In:  the shipped weights/ folder.
-Out: nothing; these tests fail if the bundle is damaged, too large, learns less
-     than a trigram table, collapses, or recites its training pieces.
+Out: nothing; these tests fail if a bundle is damaged, too large, learns less
+     than a trigram table, collapses, or recites its training pieces; or if the
+     events bundle writes no better for being told the true composer.
 """
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -17,7 +19,9 @@ from classical_composer.predict import generate, probability_function, seed_wind
 from classical_composer.report import longest_copied_stretch, longest_run
 
 WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
+EVENTS_WEIGHTS = WEIGHTS / "events"  # the second bundle: performance events, with --composers
 MAX_BUNDLE_BYTES = 25 * 1024 * 1024
+MAX_SHIPPED_BYTES = 40 * 1024 * 1024  # every shipped bundle together
 EVENTS = 500
 SONGS = 3
 MAX_REPEATS_IN_A_ROW = 8
@@ -30,13 +34,15 @@ def bundle():
     return load_bundle(WEIGHTS)
 
 
-def test_bundle_is_small_enough_to_ship():
-    assert sum(path.stat().st_size for path in WEIGHTS.iterdir()) < MAX_BUNDLE_BYTES
+def test_bundles_are_small_enough_to_ship():
+    assert sum(path.stat().st_size for path in WEIGHTS.iterdir() if path.is_file()) < MAX_BUNDLE_BYTES
+    assert sum(path.stat().st_size for path in WEIGHTS.rglob("*") if path.is_file()) < MAX_SHIPPED_BYTES
 
 
-def test_bundle_ships_no_resume_state():
-    assert not (WEIGHTS / "resume.json").exists()
-    assert not list(WEIGHTS.glob("resume-*"))
+def test_bundles_ship_no_resume_state():
+    for folder in (WEIGHTS, EVENTS_WEIGHTS):
+        assert not (folder / "resume.json").exists()
+        assert not list(folder.glob("resume-*"))
 
 
 def test_bundle_beats_the_trigram_on_its_held_out_files(bundle):
@@ -67,3 +73,39 @@ def test_top_7_does_not_collapse(bundle):
         assert run_length <= MAX_REPEATS_IN_A_ROW
         assert len(set(song)) >= MIN_DISTINCT_TOKENS
         assert longest_copied_stretch(song, bundle.training_pieces) < bundle.settings.sequence_length
+
+
+# --- weights/events: performance events, and the composer at every step --------------------
+
+# Scoring all of the events bundle's held-out music takes minutes (and once per composer for the
+# wrong-composer figure); these tests score the first stretch of every held-out file instead.
+HELD_OUT_EVENTS_PER_FILE = 64
+
+
+@pytest.fixture(scope="module")
+def events_bundle():
+    return load_bundle(EVENTS_WEIGHTS)
+
+
+@pytest.fixture(scope="module")
+def events_figures(events_bundle):
+    """evaluate()'s figures on the first HELD_OUT_EVENTS_PER_FILE events of every held-out file."""
+    stretches = [piece[:HELD_OUT_EVENTS_PER_FILE] for piece in events_bundle.validation_pieces]
+    return evaluate(dataclasses.replace(events_bundle, validation_pieces=stretches))
+
+
+def test_the_events_bundle_learned_events_and_composers(events_bundle):
+    assert events_bundle.settings.representation == "events" and events_bundle.settings.composers
+    assert {"bach", "palestrina", "monteverdi", "beethoven"} <= set(events_bundle.composers)
+    command = json.loads((EVENTS_WEIGHTS / "bundle.json").read_text())["training"]["command"]
+    assert "--representation events" in command and "--composers" in command
+
+
+def test_the_events_bundle_beats_its_own_trigram(events_figures):
+    assert events_figures["bundle"]["nats"] < events_figures["trigram"]["nats"]
+    assert events_figures["bundle"]["accuracy"] > events_figures["trigram"]["accuracy"]
+
+
+def test_the_true_composer_predicts_held_out_music_better_than_a_wrong_one(events_figures):
+    composers = events_figures["composers"]
+    assert composers["true_nats"] < composers["wrong_nats"]
