@@ -33,8 +33,6 @@ so a token never seen in training still gets a little probability.
 Contexts never reach across pieces, just as training windows do not.
 """
 
-from collections import defaultdict
-
 import numpy as np
 
 DISCOUNT = 0.75  # the usual absolute discount for Kneser-Ney
@@ -54,29 +52,41 @@ class CountModel:
 
     def fit(self, pieces: list) -> "CountModel":
         """Count every n-gram inside each piece, up to this model's order."""
-        ngrams = [set() for _ in range(self.order + 1)]  # distinct n-grams of each length, for continuation counts
-        counts = defaultdict(lambda: defaultdict(float))  # longest context -> next token -> count
-        for piece in pieces:
-            piece = [int(index) for index in piece]
-            for end in range(1, len(piece) + 1):
-                for length in range(1, min(self.order, end) + 1):
-                    ngrams[length].add(tuple(piece[end - length : end]))
-                if self.order and end >= self.order:
-                    counts[tuple(piece[end - self.order : end - 1])][piece[end - 1]] += 1
-
         for n in range(1, self.order + 1):
             if n < self.order:
-                # Continuation count of (h', w): how many distinct tokens were seen before it.
-                counts_n = defaultdict(lambda: defaultdict(float))
-                for longer in ngrams[n + 1]:
-                    counts_n[longer[1:-1]][longer[-1]] += 1
+                # Continuation count of (h', w): how many distinct tokens were seen before it,
+                # that is, how many distinct (n + 1)-grams end in h'w. Dropping an (n + 1)-gram's
+                # first token is dropping its leading digit.
+                ngram_numbers = np.unique(self.ngram_numbers(pieces, n + 1)) % self.vocabulary_size**n
             else:
-                counts_n = counts
-            self.tables[n] = {
-                context: (np.fromiter(following, np.int64), np.fromiter(following.values(), np.float64))
-                for context, following in counts_n.items()
-            }
+                ngram_numbers = self.ngram_numbers(pieces, n)
+            distinct, counts = np.unique(ngram_numbers, return_counts=True)
+            self.tables[n] = self.table_by_context(distinct, counts.astype(np.float64), n)
         return self
+
+    def ngram_numbers(self, pieces: list, n: int) -> np.ndarray:
+        """Every n-gram inside each piece, as one number: its tokens read as the digits of a base-vocabulary number."""
+        place_values = self.vocabulary_size ** np.arange(n - 1, -1, -1, dtype=np.int64)
+        numbers = [np.zeros(0, np.int64)]
+        for piece in pieces:
+            piece = np.asarray(piece, np.int64)
+            if len(piece) >= n:
+                numbers.append(np.lib.stride_tricks.sliding_window_view(piece, n) @ place_values)
+        return np.concatenate(numbers)
+
+    def table_by_context(self, ngram_numbers: np.ndarray, counts: np.ndarray, n: int) -> dict:
+        """Sorted distinct n-gram numbers and their counts -> {context: (next token indices, their counts)}."""
+        contexts, following = np.divmod(ngram_numbers, self.vocabulary_size)
+        starts = np.flatnonzero(np.diff(contexts, prepend=-1))  # sorted, so each context's n-grams are adjacent
+        ends = np.append(starts[1:], len(contexts))
+        table = {}
+        for start, end in zip(starts.tolist(), ends.tolist()):
+            number, context = int(contexts[start]), []
+            for _ in range(n - 1):
+                number, token = divmod(number, self.vocabulary_size)
+                context.append(token)
+            table[tuple(reversed(context))] = (following[start:end], counts[start:end])
+        return table
 
     def probabilities(self, context) -> np.ndarray:
         """The next token's probabilities after `context` (its last order - 1 tokens count): (vocabulary,)."""

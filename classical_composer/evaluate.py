@@ -50,14 +50,14 @@ def count_model_figures(training_pieces: list, validation_pieces: list, vocabula
     return results
 
 
-def network_losses(model, settings, validation_pieces: list, vocabulary_size: int,
-                   piece_composers: np.ndarray | None = None) -> tuple[np.ndarray, int]:
-    """The network's loss on every target (the token after every held-out window), and how many it ranks first.
+def network_losses(scorer, settings, validation_pieces: list, vocabulary_size: int,
+                   piece_composers: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The network's loss on every target (the token after every held-out window), and whether it ranks it first.
 
+    scorer:          network.inference_copy of the bundle's model, made once by the caller.
     piece_composers: (pieces,) the composer number the network is told for each piece, with --composers.
-    Returns ((targets,) nats, correct).
+    Returns ((targets,) nats, (targets,) bool).
     """
-    from classical_composer.network import inference_copy  # imports Keras
     from classical_composer.prepare_sequences import WindowBatches, windows_of_indices
 
     windows = windows_of_indices(validation_pieces, settings.sequence_length, piece_composers)
@@ -66,34 +66,38 @@ def network_losses(model, settings, validation_pieces: list, vocabulary_size: in
                         f"so there is nothing to score")
     batches = WindowBatches(windows, vocabulary_size, BATCH_SIZE, shuffle=False,
                             reads_token_indices=settings.reads_token_indices)
-    model = inference_copy(model)  # the same function, faster (see network.inference_copy)
-    log_losses, correct = [], 0
+    log_losses, ranked_first = [], []
     for batch_number in range(len(batches)):
         network_input, targets = batches[batch_number]
         # predict_on_batch runs one compiled graph; calling the model runs it layer by layer, several times slower.
-        probabilities = np.asarray(model.predict_on_batch(network_input), dtype=np.float64)  # (batch, vocabulary)
+        probabilities = np.asarray(scorer.predict_on_batch(network_input), dtype=np.float64)  # (batch, vocabulary)
         picked = probabilities[np.arange(len(targets)), targets]
         log_losses.append(-np.log(np.maximum(picked, 1e-30)))
-        correct += int(np.sum(np.argmax(probabilities, axis=1) == targets))
-    return np.concatenate(log_losses), correct
+        ranked_first.append(np.argmax(probabilities, axis=1) == targets)
+    return np.concatenate(log_losses), np.concatenate(ranked_first)
 
 
-def composer_figures(model, settings, validation_pieces: list, vocabulary_size: int,
-                     piece_composers: np.ndarray, composer_count: int) -> dict:
-    """Held-out nats a token with each piece's true composer, and with a wrong one (every other, averaged).
+def losses_told_each_composer(scorer, settings, validation_pieces: list, vocabulary_size: int,
+                              composer_count: int) -> tuple[np.ndarray, np.ndarray]:
+    """network_losses with every piece attributed to each composer in turn: ((composers, targets), same)."""
+    told_each = [network_losses(scorer, settings, validation_pieces, vocabulary_size,
+                                np.full(len(validation_pieces), composer, np.int32))
+                 for composer in range(composer_count)]
+    return np.stack([nats for nats, _ in told_each]), np.stack([first for _, first in told_each])
 
+
+def composer_figures(nats_told_each: np.ndarray, true_composers: np.ndarray) -> dict:
+    """Held-out nats a token with each target's true composer, and with a wrong one (every other, averaged).
+
+    nats_told_each: (composers, targets); true_composers: (targets,).
     If the network has learned the composers' styles, the true composer
     predicts each piece better than the others do.
     """
-    with_each = np.stack([network_losses(model, settings, validation_pieces, vocabulary_size,
-                                         np.full(len(validation_pieces), composer, np.int32))[0]
-                          for composer in range(composer_count)])  # (composers, targets) nats
-    window_counts = [max(len(piece) - settings.sequence_length, 0) for piece in validation_pieces]
-    true_composer = np.repeat(piece_composers, window_counts)  # (targets,)
-    true_nats = with_each[true_composer, np.arange(with_each.shape[1])]
-    wrong_nats = (with_each.sum(axis=0) - true_nats) / (composer_count - 1)
+    composer_count, target_count = nats_told_each.shape
+    true_nats = nats_told_each[true_composers, np.arange(target_count)]
+    wrong_nats = (nats_told_each.sum(axis=0) - true_nats) / (composer_count - 1)
     return {"true_nats": float(true_nats.mean()), "wrong_nats": float(wrong_nats.mean()),
-            "composers": composer_count, "targets": int(len(true_nats))}
+            "composers": composer_count, "targets": int(target_count)}
 
 
 def held_out_quarters(bundle, validation_pieces: list) -> float | None:
@@ -111,6 +115,25 @@ def held_out_quarters(bundle, validation_pieces: list) -> float | None:
     return None
 
 
+def network_figures(bundle, validation_pieces: list) -> tuple[dict, dict | None]:
+    """The network's figures on the held-out targets, and with --composers composer_figures' too (else None)."""
+    from classical_composer.network import inference_copy  # imports Keras
+
+    settings, vocabulary_size = bundle.settings, len(bundle.vocabulary)
+    scorer = inference_copy(bundle.model)  # the same function, faster (see network.inference_copy)
+    if not settings.composers:
+        losses, ranked_first = network_losses(scorer, settings, validation_pieces, vocabulary_size)
+        return figures(losses, int(ranked_first.sum())), None
+    # The network is told each composer in turn; the bundle's own figures are those of the true one.
+    nats_told_each, first_told_each = losses_told_each_composer(scorer, settings, validation_pieces,
+                                                                vocabulary_size, len(bundle.composers))
+    window_counts = [max(len(piece) - settings.sequence_length, 0) for piece in validation_pieces]
+    true_composers = np.repeat(bundle.validation_composers, window_counts)  # (targets,)
+    every_target = np.arange(len(true_composers))
+    losses, ranked_first = nats_told_each[true_composers, every_target], first_told_each[true_composers, every_target]
+    return figures(losses, int(ranked_first.sum())), composer_figures(nats_told_each, true_composers)
+
+
 def evaluate(bundle, validation_pieces: list | None = None, count_figures: dict | None = None) -> dict:
     """The bundle's network figures and the count models', on the same held-out targets.
 
@@ -123,18 +146,16 @@ def evaluate(bundle, validation_pieces: list | None = None, count_figures: dict 
     if count_figures is None:
         count_figures = count_model_figures(bundle.training_pieces, validation_pieces, vocabulary_size,
                                             settings.sequence_length)
-    piece_composers = bundle.validation_composers if settings.composers else None
-    losses, correct = network_losses(bundle.model, settings, validation_pieces, vocabulary_size, piece_composers)
-    results = {"bundle": figures(losses, correct), **{name: dict(value) if isinstance(value, dict) else value
-                                                      for name, value in count_figures.items()}}
+    network_results, composer_results = network_figures(bundle, validation_pieces)
+    results = {"bundle": network_results,
+               **{name: dict(value) if isinstance(value, dict) else value for name, value in count_figures.items()}}
     quarters = held_out_quarters(bundle, validation_pieces)
     if quarters:
         tokens_per_quarter = sum(len(piece) for piece in validation_pieces) / quarters
         for name in (*COUNT_MODELS, "bundle"):
             results[name]["nats_per_quarter"] = results[name]["nats"] * tokens_per_quarter
-    if settings.composers:
-        results["composers"] = composer_figures(bundle.model, settings, validation_pieces, vocabulary_size,
-                                                piece_composers, len(bundle.composers))
+    if composer_results:
+        results["composers"] = composer_results
     return results
 
 
