@@ -23,6 +23,21 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 import midi_fixtures  # noqa: E402  (needs the path above)
 
+# pytest.ini hands whole files to the workers in collection order, a new file to whichever worker is
+# nearly done. Starting with the longest files (those that train bundles or start processes), in
+# order of their time on one worker, keeps one worker from running a long file alone at the end.
+LONGEST_FILES_FIRST = ["test_end_to_end.py", "test_robustness.py", "test_listen.py", "test_events_end_to_end.py",
+                       "test_distribute.py", "test_network.py", "test_learning.py", "test_shipped_bundle.py",
+                       "test_transformer.py", "test_benchmark_paths.py", "test_tutorial.py"]
+
+
+def pytest_collection_modifyitems(items):
+    def rank(item):
+        name = item.path.name
+        return LONGEST_FILES_FIRST.index(name) if name in LONGEST_FILES_FIRST else len(LONGEST_FILES_FIRST)
+
+    items.sort(key=rank)  # a stable sort: the tests of a file keep their order
+
 
 @pytest.fixture(scope="session", autouse=True)
 def private_parse_cache(tmp_path_factory):
@@ -62,6 +77,28 @@ def training_folder(tmp_path_factory) -> Path:
 TINY_BUNDLE_FLAGS = ["--preset", "tiny", "--epochs", "1", "--sequence-length", "8", "--batch-size", "32"]
 
 
+def made_once_per_run(tmp_path_factory, name: str, make) -> Path:
+    """The folder `make(folder)` fills, made by the first worker that asks and shared with the others.
+
+    pytest-xdist gives each worker a session of its own, so a session fixture would
+    otherwise be made once per worker. The workers' temporary folders share a parent
+    for the run; a lock there makes a second worker wait for the first to finish.
+    """
+    import fcntl
+
+    run_folder = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        run_folder = run_folder.parent
+    folder = run_folder / name
+    with open(run_folder / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not folder.exists():
+            unfinished = tmp_path_factory.mktemp(f"{name}_unfinished") / name
+            make(unfinished)
+            unfinished.rename(folder)  # whole, or not at all
+    return folder
+
+
 @pytest.fixture(scope="session")
 def tiny_bundle(training_folder, tmp_path_factory) -> Path:
     """A bundle written by train.py's main() with TINY_BUNDLE_FLAGS; not musical, but real.
@@ -74,7 +111,8 @@ def tiny_bundle(training_folder, tmp_path_factory) -> Path:
     from classical_composer.settings import Settings
     from script_runs import succeeds
 
-    parse_folder(training_folder, Settings().encoding(), workers=1)  # into the private cache: train.py needs no pool
-    out = tmp_path_factory.mktemp("tiny_bundle")
-    succeeds(train_script, *TINY_BUNDLE_FLAGS, "--midi-dir", training_folder, "--out", out)
-    return out
+    def train_tiny_bundle(out: Path) -> None:
+        parse_folder(training_folder, Settings().encoding(), workers=1)  # into the private cache: no pool
+        succeeds(train_script, *TINY_BUNDLE_FLAGS, "--midi-dir", training_folder, "--out", out)
+
+    return made_once_per_run(tmp_path_factory, "tiny_bundle", train_tiny_bundle)

@@ -119,7 +119,7 @@ def test_embedding_network_reads_token_indices_through_a_learned_table():
     assert layer_types(model)[1:4] == ["Embedding", "LSTM", "LSTM"]
 
 
-def test_token_parts_network_holds_the_fixed_matrix_both_ways_and_does_not_train_it():
+def test_token_parts_network_holds_the_fixed_matrix_both_ways():
     parts = token_parts(PART_TOKENS)
     model = build_network(parts_settings(), len(PART_TOKENS), parts.matrix)
     np.testing.assert_array_equal(model.get_layer("token_parts").get_weights()[0], parts.matrix)
@@ -127,10 +127,13 @@ def test_token_parts_network_holds_the_fixed_matrix_both_ways_and_does_not_train
     frozen = {weight.path for weight in model.non_trainable_weights}
     assert {"token_parts/embeddings", "parts_to_tokens/kernel"} <= frozen
 
-    windows = np.array([[0, 1, 2, 3], [5, 4, 3, 2]] * 8, dtype=np.int32)
-    model.fit(windows, np.array([4, 0] * 8), epochs=2, verbose=0)
-    np.testing.assert_array_equal(model.get_layer("token_parts").get_weights()[0], parts.matrix)
-    probabilities = keras.ops.convert_to_numpy(model(windows, training=False))
+
+def test_training_leaves_the_parts_matrix_as_it_was(parts_and_plain_networks):
+    vocabulary, with_parts, _, windows = parts_and_plain_networks
+    parts = token_parts(vocabulary)
+    np.testing.assert_array_equal(with_parts.get_layer("token_parts").get_weights()[0], parts.matrix)
+    np.testing.assert_array_equal(with_parts.get_layer("parts_to_tokens").get_weights()[0], parts.matrix.T)
+    probabilities = keras.ops.convert_to_numpy(with_parts(windows, training=False))
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
 
 
@@ -139,8 +142,9 @@ def test_token_parts_network_refuses_to_build_without_its_matrix():
         build_network(parts_settings(), len(PART_TOKENS))
 
 
-def shared_parts_and_plain_networks():
-    """Two networks trained alike on data in which token 'C3 short 81' never occurs."""
+@pytest.fixture(scope="module")
+def parts_and_plain_networks():
+    """(vocabulary, with parts, plain, windows): two networks trained alike on data in which 'C3 short 81' never occurs."""
     vocabulary = ["C3 long 81", "C3 short 81", "E3 long 81", "E3 short 81", "G3 long 81", "G3 short 81"]
     # Training: after E3 or G3 (long or short), C3 follows, always long; and short E3 or G3 follow C3.
     # Shared parts say that C3 is likely and that short is likely, so unseen "C3 short 81" gets some of it.
@@ -156,11 +160,11 @@ def shared_parts_and_plain_networks():
                                    learning_rate=0.01), len(vocabulary), fast_lstm=True)
     for model in (with_parts, plain):
         model.fit(windows, targets, epochs=15, batch_size=32, verbose=0)
-    return with_parts, plain, windows
+    return vocabulary, with_parts, plain, windows
 
 
-def test_a_token_unseen_in_training_gets_more_probability_from_its_parts():
-    with_parts, plain, windows = shared_parts_and_plain_networks()
+def test_a_token_unseen_in_training_gets_more_probability_from_its_parts(parts_and_plain_networks):
+    _, with_parts, plain, windows = parts_and_plain_networks
     unseen = 1  # "C3 short 81"
     from_parts = keras.ops.convert_to_numpy(with_parts(windows, training=False))
     from_counts = keras.ops.convert_to_numpy(plain(windows, training=False))
