@@ -108,6 +108,7 @@ def main() -> None:
     quiet_tensorflow()
     from classical_composer.bundle import load_bundle
     from classical_composer.listen import after_writing, primed_start_windows, write_report_json
+    from classical_composer.report import training_reference
     from classical_composer.predict import (
         composer_name, composer_number, generate, pieces_of_composer, probability_function, seed_windows, write_midi,
     )
@@ -134,6 +135,7 @@ def main() -> None:
                         arguments.top_k, arguments.temperature, random,
                         bundle.settings.reads_token_indices, composer)  # (songs, num_notes)
 
+    reference = training_reference(bundle.vocabulary.tokens, bundle.training_pieces)  # once, for every song
     song_reports = []
     for path, start, song in zip(output_paths(arguments.output, arguments.num_songs), starts, composed):
         token_list = bundle.vocabulary.decode(song)
@@ -142,7 +144,7 @@ def main() -> None:
         except OSError as error:  # a full disk, or a file that cannot be replaced
             raise UserError(f"cannot write {path} ({error.strerror or error}); choose another --output") from None
         print(f"wrote {path}")  # its figures follow in the report
-        song_reports.append(after_writing(path, start, song, bundle, plot=arguments.plot, wav=arguments.wav))
+        song_reports.append(after_writing(path, start, song, bundle, reference, plot=arguments.plot, wav=arguments.wav))
     if arguments.report:
         write_report_json(arguments.report, vars(arguments), song_reports)
 

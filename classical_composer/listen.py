@@ -34,7 +34,7 @@ import numpy as np
 from classical_composer import performance, tokens
 from classical_composer.cli import UserError
 from classical_composer.corpus import UnreadableMidi, parse_midi_file
-from classical_composer.report import PITCH_CLASSES, format_report, generation_report, midi_pitches
+from classical_composer.report import PITCH_CLASSES, TrainingReference, format_report, generation_report, midi_pitches
 
 # --- Checks before generating ----------------------------------------------------
 
@@ -193,9 +193,12 @@ def render_wav(midi_path: Path, wav_path: Path | None = None) -> Path:
 
 
 def after_writing(midi_path: Path, start_window: np.ndarray, composed: np.ndarray, bundle,
-                  plot: bool = False, wav: bool = False) -> dict:
-    """Report on one written song (printed), draw it and render it as asked; return its report."""
-    report = generation_report(composed, bundle.vocabulary.tokens, bundle.training_pieces)
+                  reference: TrainingReference, plot: bool = False, wav: bool = False) -> dict:
+    """Report on one written song (printed), draw it and render it as asked; return its report.
+
+    reference: report.training_reference of the bundle, worked out once for all its songs.
+    """
+    report = generation_report(composed, reference)
     print(format_report(report))
     report = {"midi": str(midi_path), **report, "seed_window": bundle.vocabulary.decode(start_window)}
     if plot:

@@ -2,8 +2,9 @@
 
 In:  the generated token indices, the vocabulary's tokens, and the training
      pieces as token indices (all three are in a bundle).
-Out: a plain dict of figures (`generation_report`), one short printable text
-     (`format_report`), and the small pure functions behind each figure.
+Out: a plain dict of figures (`generation_report`, against the training side
+     that `training_reference` works out once per bundle), one short printable
+     text (`format_report`), and the small pure functions behind each figure.
 
 The figures, and why each is there:
 
@@ -43,6 +44,7 @@ waits or a copied stretch of note-offs says nothing about the music.
 import functools
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from music21 import pitch
@@ -177,52 +179,75 @@ def longest_copied_stretch(sequence: Sequence[int], pieces: Sequence[Sequence[in
 # --- All figures together -----------------------------------------------------------
 
 
-def generation_report(generated: Sequence[int], vocabulary_tokens: Sequence[str],
-                      training_pieces: Sequence[Sequence[int]]) -> dict:
+def style_histograms(texts_of_pieces: Sequence[Sequence[str]], performance_events: bool) -> dict:
+    """Some pieces' tokens, pooled: {"pitch_classes": (12,) shares, "rhythm": (49,) onset-gap shares or None}.
+
+    The rhythm is there for performance events only: note tokens do not keep time.
+    """
+    counts = Counter(text for texts in texts_of_pieces for text in texts)
+    rhythm = None
+    if performance_events:
+        rhythm = onset_gap_histogram([gap for texts in texts_of_pieces for gap in performance.onset_gaps(texts)])
+    return {"pitch_classes": pitch_class_histogram(counts), "rhythm": rhythm}
+
+
+@dataclass
+class TrainingReference:
+    """What every song's report is compared with, worked out once per bundle by `training_reference`."""
+
+    vocabulary_tokens: Sequence[str]
+    unit: str  # what runs, variety and copying count: "tokens", or "onsets" for performance events
+    style: dict  # style_histograms of the training pieces
+    pieces: list  # the training pieces as copying is looked for in them: token indices, or onset numbers
+    onset_numbers: dict  # onset -> its number in `pieces` (performance events only)
+
+
+def training_reference(vocabulary_tokens: Sequence[str], training_pieces: Sequence[Sequence[int]]) -> TrainingReference:
+    """The training pieces (token indices) as generation_report compares songs with them."""
+    texts_of_pieces = [[vocabulary_tokens[int(index)] for index in piece] for piece in training_pieces]
+    performance_events = all(token in performance.EVENT_OF_TEXT for token in vocabulary_tokens)
+    style = style_histograms(texts_of_pieces, performance_events)
+    if not performance_events:
+        return TrainingReference(vocabulary_tokens, "tokens", style, list(training_pieces), {})
+    onset_numbers = {}
+    pieces = [[onset_numbers.setdefault(onset, len(onset_numbers)) for onset in performance.onsets(texts)]
+              for texts in texts_of_pieces]
+    return TrainingReference(vocabulary_tokens, "onsets", style, pieces, onset_numbers)
+
+
+def generation_report(generated: Sequence[int], reference: TrainingReference) -> dict:
     """Generated token indices -> a JSON-ready dict of every figure described at the top.
 
     "unit" says what the variety, run and copying figures count: "tokens", or
     "onsets" for performance events (their names keep "token" for both).
     """
-    token_list = [vocabulary_tokens[int(index)] for index in generated]
+    token_list = [reference.vocabulary_tokens[int(index)] for index in generated]
     lowest_highest = pitch_range(token_list)
-    training_counts = np.bincount(np.concatenate([np.asarray(piece, dtype=np.int64) for piece in training_pieces]),
-                                  minlength=len(vocabulary_tokens)) if training_pieces else []
-    training_histogram = pitch_class_histogram(
-        {token: int(count) for token, count in zip(vocabulary_tokens, training_counts) if count})
-    rhythm_distance = None
-    if all(token in performance.EVENT_OF_TEXT for token in vocabulary_tokens):
-        unit, items = "onsets", performance.onsets(token_list)
-        training_texts = [[vocabulary_tokens[index] for index in piece] for piece in training_pieces]
-        training_items = [performance.onsets(texts) for texts in training_texts]
-        song_numbers, *training_numbers = numbered([items, *training_items])
-        copied = longest_copied_stretch(song_numbers, training_numbers)
-        training_gaps = [gap for texts in training_texts for gap in performance.onset_gaps(texts)]
-        rhythm_distance = total_variation(onset_gap_histogram(performance.onset_gaps(token_list)),
-                                          onset_gap_histogram(training_gaps))
+    song_style = style_histograms([token_list], performance_events=reference.unit == "onsets")
+    if reference.unit == "onsets":
+        items = performance.onsets(token_list)
+        never_in_training = len(reference.onset_numbers)  # a number no training onset has: it is never copied
+        copied = longest_copied_stretch([reference.onset_numbers.get(onset, never_in_training) for onset in items],
+                                        reference.pieces)
+        rhythm_distance = total_variation(song_style["rhythm"], reference.style["rhythm"])
     else:
-        unit, items = "tokens", token_list
-        copied = longest_copied_stretch(generated, training_pieces)
+        items = token_list
+        copied = longest_copied_stretch(generated, reference.pieces)
+        rhythm_distance = None
     run_length, run_item = longest_run(items)
     return {
         "events": len(token_list),
-        "unit": unit,
+        "unit": reference.unit,
         "distinct_tokens": len(set(items)),
         "longest_run": run_length,
-        "longest_run_token": run_item if unit == "tokens" or run_item is None else onset_name(run_item),
+        "longest_run_token": run_item if reference.unit == "tokens" or run_item is None else onset_name(run_item),
         "rest_share": rest_share(token_list),
         "lowest_pitch": lowest_highest and pitch_figure(lowest_highest[0]),
         "highest_pitch": lowest_highest and pitch_figure(lowest_highest[1]),
-        "pitch_class_distance": total_variation(pitch_class_histogram(Counter(token_list)), training_histogram),
+        "pitch_class_distance": total_variation(song_style["pitch_classes"], reference.style["pitch_classes"]),
         "rhythm_distance": rhythm_distance,
         "longest_copied_stretch": copied,
     }
-
-
-def numbered(sequences: list[list]) -> list[list[int]]:
-    """The same sequences with each distinct item as a number, so that longest_copied_stretch can compare them."""
-    numbers = {}
-    return [[numbers.setdefault(item, len(numbers)) for item in sequence] for sequence in sequences]
 
 
 def onset_name(onset: tuple[int, ...]) -> str:

@@ -175,12 +175,16 @@ def describe(corpus, training_pieces, validation_pieces, vocabulary, train_windo
     }
 
 
-def quarters_of_music(midi_dir: Path, pieces: list) -> float | None:
-    """How many quarter notes the pieces' files last, read as performances, whatever the representation.
+def quarters_of_music(midi_dir: Path, pieces: list, representation: str) -> float | None:
+    """How many quarter notes the pieces last, as performances, whatever the representation.
 
     It turns nats per token into nats per quarter note, a unit that note tokens
-    and performance events share (see evaluate.py). None if a file cannot be read so.
+    and performance events share (see evaluate.py). Performance events keep
+    time themselves; note tokens do not, so their files are read again as
+    performances. None if a file cannot be read so.
     """
+    if representation == "events":
+        return float(sum(performance.beats(piece.tokens) for piece in pieces))
     try:
         return float(sum(performance.beats(performance.performance_of_midi(midi_dir / piece.name)) for piece in pieces))
     except Exception:  # a file music21 read as a score but not as MIDI events: no figure rather than a wrong one
@@ -263,7 +267,7 @@ def train(settings: Settings, midi_dir: Path, out: Path, resume: bool = False, c
                         f"(the longest has {longest} tokens); choose a smaller --sequence-length")
     summary = {"command": command, **describe(corpus, training_pieces, validation_pieces, vocabulary,
                                               train_windows, validation_windows),
-               "validation_quarters": quarters_of_music(midi_dir, validation_pieces)}
+               "validation_quarters": quarters_of_music(midi_dir, validation_pieces, settings.representation)}
     print(f"{summary['classes']} classes; training: {summary['training_files']} files, "
           f"{summary['training_windows']} windows; validation: {len(summary['validation_files'])} files, "
           f"{summary['validation_windows']} windows; {summary['pieces_shorter_than_window']} pieces "

@@ -23,15 +23,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the project root, for classical_composer
 
 from classical_composer.cli import UserError, quiet_tensorflow, run  # noqa: E402
-from classical_composer.performance import onset_gaps  # noqa: E402
-from classical_composer.report import onset_gap_histogram, pitch_class_histogram, total_variation  # noqa: E402
-
-
-def style_of(texts_of_pieces: list[list[str]]) -> dict:
-    """The pitch-class and rhythm histograms of some pieces of performance events, all pooled."""
-    counts = Counter(text for texts in texts_of_pieces for text in texts)
-    gaps = [gap for texts in texts_of_pieces for gap in onset_gaps(texts)]
-    return {"pitch_classes": pitch_class_histogram(counts), "rhythm": onset_gap_histogram(gaps)}
+from classical_composer.report import style_histograms, total_variation  # noqa: E402
 
 
 def likeness_table(bundle, songs: int, num_notes: int, min_pieces: int, seed: int) -> list[dict]:
@@ -43,7 +35,8 @@ def likeness_table(bundle, songs: int, num_notes: int, min_pieces: int, seed: in
     compared = [number for number in range(len(bundle.composers)) if files[number] >= min_pieces]
     if len(compared) < 2:
         raise UserError(f"fewer than two composers have {min_pieces} training pieces; lower --min-pieces")
-    training_styles = {number: style_of([bundle.vocabulary.decode(piece) for piece in pieces_of_composer(bundle, number)])
+    training_styles = {number: style_histograms([bundle.vocabulary.decode(piece) for piece in pieces_of_composer(bundle, number)],
+                                                  performance_events=True)
                        for number in compared}
     probabilities_of = probability_function(bundle.model, bundle.settings, vocabulary_size)
     rows = []
@@ -52,7 +45,7 @@ def likeness_table(bundle, songs: int, num_notes: int, min_pieces: int, seed: in
         starts = seed_windows(pieces_of_composer(bundle, asked), bundle.settings.sequence_length, songs, random)
         composed = generate(probabilities_of, starts, num_notes, vocabulary_size, top_k=7, random=random,
                             reads_token_indices=bundle.settings.reads_token_indices, composer=asked)  # (songs, num_notes)
-        written = style_of([bundle.vocabulary.decode(song) for song in composed])
+        written = style_histograms([bundle.vocabulary.decode(song) for song in composed], performance_events=True)
         distances = {figure: {bundle.composers[number]: total_variation(written[figure], style[figure])
                               for number, style in training_styles.items()}
                      for figure in ("pitch_classes", "rhythm")}

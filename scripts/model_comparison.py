@@ -76,7 +76,7 @@ def figures_of(out: Path) -> dict:
     from classical_composer.bundle import load_bundle
     from classical_composer.evaluate import evaluate
     from classical_composer.predict import generate, probability_function, seed_windows
-    from classical_composer.report import generation_report
+    from classical_composer.report import generation_report, training_reference
 
     bundle = load_bundle(out)
     training = json.loads((out / "bundle.json").read_text())["training"]
@@ -84,6 +84,7 @@ def figures_of(out: Path) -> dict:
     results = evaluate(bundle)
     vocabulary_size = len(bundle.vocabulary)
     probabilities_of = probability_function(bundle.model, bundle.settings, vocabulary_size)
+    reference = training_reference(bundle.vocabulary.tokens, bundle.training_pieces)
     reports, generation_seconds = [], []
     for seed in SEEDS:
         random = np.random.default_rng(seed)
@@ -92,7 +93,7 @@ def figures_of(out: Path) -> dict:
         song = generate(probabilities_of, start, EVENTS, vocabulary_size, top_k=7, random=random,
                         reads_token_indices=bundle.settings.reads_token_indices)[0]
         generation_seconds.append(time.perf_counter() - began)
-        reports.append(generation_report(song, bundle.vocabulary.tokens, bundle.training_pieces))
+        reports.append(generation_report(song, reference))
     return {
         "parameters": bundle.model.count_params(),
         "epochs": len(history["seconds"]), "best_epoch": training["best_epoch"],

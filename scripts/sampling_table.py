@@ -22,7 +22,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from classical_composer.cli import UserError, quiet_tensorflow, run  # noqa: E402
-from classical_composer.report import generation_report  # noqa: E402
+from classical_composer.report import generation_report, training_reference  # noqa: E402
 
 # (row label, --top-k): the original's argmax, the write-up's top-7, and no cut-off at all.
 SAMPLINGS = (("argmax (--top-k 1)", 1), ("top-7 (--top-k 7)", 7), ("whole distribution (--top-k 0)", 0))
@@ -48,12 +48,13 @@ def sampling_reports(bundle, num_notes: int, seed: int) -> list[tuple[str, dict]
     except ValueError as error:
         raise UserError(f"the bundle cannot seed generation: {error}") from None
     probabilities_of = probability_function(bundle.model, bundle.settings, vocabulary_size)
+    reference = training_reference(bundle.vocabulary.tokens, bundle.training_pieces)
     rows = []
     for label, top_k in SAMPLINGS:
         composed = generate(probabilities_of, start, num_notes, vocabulary_size, top_k=top_k,
                             random=np.random.default_rng(seed),
                             reads_token_indices=bundle.settings.reads_token_indices)[0]  # (num_notes,)
-        rows.append((label, generation_report(composed, bundle.vocabulary.tokens, bundle.training_pieces)))
+        rows.append((label, generation_report(composed, reference)))
     return rows
 
 

@@ -19,7 +19,7 @@ from classical_composer import performance
 from classical_composer.bundle import load_bundle
 from classical_composer.corpus import parse_folder, parse_midi_file
 from classical_composer.listen import nearest_known_token
-from classical_composer.report import format_report, generation_report, token_pitches
+from classical_composer.report import format_report, generation_report, token_pitches, training_reference
 from classical_composer.settings import Settings
 from midi_fixtures import programs_in, write_training_piece
 from script_runs import run_main, succeeds
@@ -97,7 +97,7 @@ def test_the_report_counts_pitches_of_note_ons_and_runs_and_copies_in_onsets():
     assert [token_pitches(event) for event in vocabulary] == [(60,), (), (67,), ()]
     # C4 and G4 struck together twice, then C4 alone: three onsets, the first two the same.
     song = [0, 2, 3, 1, 0, 2, 3, 1, 0, 3]
-    report = generation_report(song, vocabulary, [[2, 3, 0, 2, 3]])  # training: G4, then C4 with G4
+    report = generation_report(song, training_reference(vocabulary, [[2, 3, 0, 2, 3]]))  # training: G4, then C4 with G4
     assert report["unit"] == "onsets"
     assert (report["distinct_tokens"], report["longest_run"], report["longest_run_token"]) == (2, 2, "C4.G4")
     assert report["longest_copied_stretch"] == 1  # only the chord itself is in the training piece
@@ -107,7 +107,7 @@ def test_the_report_counts_pitches_of_note_ons_and_runs_and_copies_in_onsets():
     assert report["pitch_class_distance"] == pytest.approx(3 / 5 - 1 / 3)
     # Rhythm: onsets half a beat apart in both.
     assert report["rhythm_distance"] == 0
-    in_whole_beats = generation_report(song, [*vocabulary, "Wait 1 beat"], [[2, 4, 0, 4, 2]])
+    in_whole_beats = generation_report(song, training_reference([*vocabulary, "Wait 1 beat"], [[2, 4, 0, 4, 2]]))
     assert in_whole_beats["rhythm_distance"] == 1  # no gap in common
     assert "rhythm distance 1.000" in format_report(in_whole_beats)
 

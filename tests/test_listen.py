@@ -119,7 +119,7 @@ def test_longest_copied_stretch_agrees_with_brute_force(sequence, pieces):
 
 
 def test_generation_report_of_a_hand_made_song():
-    figures = report.generation_report(HAND_MADE_SONG, HAND_MADE_VOCABULARY, HAND_MADE_TRAINING)
+    figures = report.generation_report(HAND_MADE_SONG, report.training_reference(HAND_MADE_VOCABULARY, HAND_MADE_TRAINING))
     # Training pitch classes: E4 E4 0.4.7 G#2.C5 C4 C4 -> C 4, E 3, G 1, G# 1 of 9.
     # Song: C 6/11, E 3/11, G 1/11, G# 1/11. Total variation = |6/11 - 4/9| = 10/99 (C the only one above).
     assert figures == {
