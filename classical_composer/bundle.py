@@ -207,12 +207,19 @@ def load_token_file(path: Path, vocabulary_size: int, what: str, composer_count:
         raise UserError(f"the {what} in {folder} cannot be read ({error}); train the bundle again") from None
     if any(piece.size and (piece.min() < 0 or piece.max() >= vocabulary_size) for piece in pieces):
         raise UserError(f"the {what} in {folder} do not fit its vocabulary; train the bundle again")
-    if piece_composers is not None and (
-            composer_count is None or len(piece_composers) != len(pieces)
-            or (piece_composers.size and not 0 <= piece_composers.min() <= piece_composers.max() < composer_count)):
+    if piece_composers is not None and not composers_fit(piece_composers, len(pieces), composer_count):
         raise UserError(f"the composers of the {what} in {folder} do not fit its list of composers; "
                         f"train the bundle again")
     return pieces, piece_composers
+
+
+def composers_fit(piece_composers: np.ndarray, piece_count: int, composer_count: int | None) -> bool:
+    """Whether a token file's composer numbers fit: one per piece, each a composer of the bundle's list."""
+    if composer_count is None:  # the bundle lists no composers, so its pieces can have none
+        return False
+    one_per_piece = len(piece_composers) == piece_count
+    in_the_list = not piece_composers.size or (piece_composers.min() >= 0 and piece_composers.max() < composer_count)
+    return one_per_piece and bool(in_the_list)
 
 
 def load_model_checked(path: Path, settings: Settings, vocabulary_size: int, compile: bool) -> keras.Model:

@@ -174,3 +174,14 @@ def test_a_composer_number_past_the_list_is_refused(composers_bundle, tmp_path):
     rewrite_pointer(folder, composers=COMPOSERS[:1])  # one name, but the pieces and the network know two
     assert refusal(folder) == (f"the network in {folder} reads 2 composers but its bundle lists 1; "
                                f"the bundle's files do not belong together, so train it again")
+
+
+@pytest.mark.parametrize("stored_composers", [[2, 0], [1]], ids=["a number past the list", "one piece without"])
+def test_training_tokens_whose_composers_do_not_fit_are_refused(composers_bundle, tmp_path, stored_composers):
+    folder = shutil.copytree(composers_bundle, tmp_path / "bundle")
+    token_file = folder / pointer_of(folder)["training_tokens_file"]
+    with np.load(token_file) as stored:
+        arrays = dict(stored)
+    np.savez(token_file, **{**arrays, "piece_composers": np.array(stored_composers)})
+    assert refusal(folder) == (f"the composers of the training tokens in {folder} do not fit its list of composers; "
+                               f"train the bundle again")
