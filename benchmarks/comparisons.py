@@ -63,15 +63,15 @@ class Plan:
     notes_per_chunk: int  # notes in one chunk; chunks x notes = the notes compared for identity
     repeats: int  # repeats of every cheap measurement (our generation, batches)
     batch_notes: int  # notes per song in the batch comparison
-    parse_every: int  # parse every n-th file of --midi-dir (1 = all of them)
+    parse_every: int  # parse every n-th file of --midi-dir (1 = all of them; all of midi_songs/ take minutes)
     parse_repeats: int
     train_steps: dict  # preset -> gradient steps per timed fit (the first one is not counted)
     train_rounds: int  # timed fits of each kind, taken in turns
 
 
-FULL = Plan(original_chunks=5, notes_per_chunk=20, repeats=5, batch_notes=100, parse_every=1, parse_repeats=3,
+FULL = Plan(original_chunks=5, notes_per_chunk=20, repeats=5, batch_notes=100, parse_every=8, parse_repeats=2,
             train_steps={"original": 6, "small": 12}, train_rounds=4)
-QUICK = Plan(original_chunks=4, notes_per_chunk=5, repeats=3, batch_notes=30, parse_every=4, parse_repeats=1,
+QUICK = Plan(original_chunks=4, notes_per_chunk=5, repeats=3, batch_notes=30, parse_every=32, parse_repeats=1,
              train_steps={"original": 3, "small": 8}, train_rounds=2)
 
 
@@ -219,7 +219,9 @@ def compare_parse(midi_dir: Path, plan: Plan) -> dict:
         folder = Path(scratch) / "midi"
         folder.mkdir()
         for path in paths:  # parse_folder reads a folder, so the chosen files get one of their own
-            shutil.copy(path, folder / path.name)
+            copy = folder / path.relative_to(midi_dir)  # in their composer's subfolder, where names may repeat
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(path, copy)
         for repeat in range(plan.parse_repeats):
             one_process.append(timed(parse_one_by_one, paths, encoding)[0])
             cache = Path(scratch) / f"cache-{repeat}"  # a fresh, empty cache: every file is parsed

@@ -74,7 +74,7 @@ def parse_arguments(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--quick", action="store_true",
-                        help="fewer notes, every 4th file, fewer training steps: under 5 minutes on 2 cores")
+                        help="fewer notes, every 32nd file, fewer training steps: under 5 minutes on 2 cores")
     parser.add_argument("--json", metavar="PATH", default=None, help="also write the figures to this JSON file")
     parser.add_argument("--midi-dir", default=str(PROJECT_ROOT / "midi_songs"), help="MIDI files for the parse comparison")
     parser.add_argument("--seed", type=int, default=0, help="seeds the random weights, windows and tokens")
