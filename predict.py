@@ -108,10 +108,10 @@ def main() -> None:
     quiet_tensorflow()
     from classical_composer.bundle import load_bundle
     from classical_composer.listen import after_writing, primed_start_windows, write_report_json
-    from classical_composer.report import training_reference
     from classical_composer.predict import (
         composer_name, composer_number, generate, pieces_of_composer, probability_function, seed_windows, write_midi,
     )
+    from classical_composer.report import training_reference
 
     bundle = load_bundle(arguments.weights)
     vocabulary_size = len(bundle.vocabulary)

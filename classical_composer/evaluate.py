@@ -118,6 +118,7 @@ def held_out_quarters(bundle, validation_pieces: list) -> float | None:
 def network_figures(bundle, validation_pieces: list) -> tuple[dict, dict | None]:
     """The network's figures on the held-out targets, and with --composers composer_figures' too (else None)."""
     from classical_composer.network import inference_copy  # imports Keras
+    from classical_composer.prepare_sequences import windows_of_indices
 
     settings, vocabulary_size = bundle.settings, len(bundle.vocabulary)
     scorer = inference_copy(bundle.model)  # the same function, faster (see network.inference_copy)
@@ -127,8 +128,8 @@ def network_figures(bundle, validation_pieces: list) -> tuple[dict, dict | None]
     # The network is told each composer in turn; the bundle's own figures are those of the true one.
     nats_told_each, first_told_each = losses_told_each_composer(scorer, settings, validation_pieces,
                                                                 vocabulary_size, len(bundle.composers))
-    window_counts = [max(len(piece) - settings.sequence_length, 0) for piece in validation_pieces]
-    true_composers = np.repeat(bundle.validation_composers, window_counts)  # (targets,)
+    true_composers = windows_of_indices(validation_pieces, settings.sequence_length,
+                                        bundle.validation_composers).composers  # (targets,): one per window
     every_target = np.arange(len(true_composers))
     losses, ranked_first = nats_told_each[true_composers, every_target], first_told_each[true_composers, every_target]
     return figures(losses, int(ranked_first.sum())), composer_figures(nats_told_each, true_composers)

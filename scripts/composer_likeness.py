@@ -35,9 +35,10 @@ def likeness_table(bundle, songs: int, num_notes: int, min_pieces: int, seed: in
     compared = [number for number in range(len(bundle.composers)) if files[number] >= min_pieces]
     if len(compared) < 2:
         raise UserError(f"fewer than two composers have {min_pieces} training pieces; lower --min-pieces")
-    training_styles = {number: style_histograms([bundle.vocabulary.decode(piece) for piece in pieces_of_composer(bundle, number)],
-                                                  performance_events=True)
-                       for number in compared}
+    training_styles = {
+        number: style_histograms([bundle.vocabulary.decode(piece) for piece in pieces_of_composer(bundle, number)],
+                                 performance_events=True)
+        for number in compared}
     probabilities_of = probability_function(bundle.model, bundle.settings, vocabulary_size)
     rows = []
     for asked in compared:
