@@ -30,7 +30,9 @@ def parse_arguments(argv=None) -> argparse.Namespace:
                        help="MIDI file to write; with --num-songs N, NAME-1.mid ... NAME-N.mid")
 
     music = parser.add_argument_group("music")
-    music.add_argument("--num-notes", metavar="N", type=int, default=500, help="events (notes, chords, rests) to generate per song")
+    music.add_argument("--num-notes", metavar="N", type=int, default=500,
+                       help="events (notes, chords, rests) to generate per song; performance events stop "
+                       "earlier at End")
     music.add_argument("--num-songs", metavar="N", type=int, default=1, help="songs to generate in one batched pass, each from its own random seed window (all from the primer with --prime)")
     music.add_argument("--instrument", metavar="NAME", default="Piano", help="music21 instrument name for the output, e.g. Harpsichord, Violin")
     music.add_argument("--bpm", metavar="BPM", type=float, default=None,
@@ -109,7 +111,7 @@ def main() -> None:
     from classical_composer.bundle import load_bundle
     from classical_composer.listen import after_writing, primed_start_windows, write_report_json
     from classical_composer.predict import (
-        composer_name, composer_number, generate, pieces_of_composer, probability_function, seed_windows, write_midi,
+        compose_for_bundle, composer_name, composer_number, pieces_of_composer, seed_windows, write_midi,
     )
     from classical_composer.report import training_reference
 
@@ -130,10 +132,8 @@ def main() -> None:
                                   arguments.num_songs, random)
         except ValueError as error:
             raise UserError(f"the bundle in {arguments.weights} cannot seed generation: {error}") from None
-    probabilities_of = probability_function(bundle.model, bundle.settings, vocabulary_size)
-    composed = generate(probabilities_of, starts, arguments.num_notes, vocabulary_size,
-                        arguments.top_k, arguments.temperature, random,
-                        bundle.settings.reads_token_indices, composer)  # (songs, num_notes)
+    composed = compose_for_bundle(bundle, starts, arguments.num_notes, arguments.top_k, arguments.temperature,
+                                  random, composer)  # one array of token indices per song
 
     reference = training_reference(bundle.vocabulary.tokens, bundle.training_pieces)  # once, for every song
     song_reports = []

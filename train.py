@@ -88,6 +88,10 @@ def parse_arguments(argv=None) -> argparse.Namespace:
     training.add_argument("--every-step", action="store_true",
                           help="learn the next token after every step of each window, as char-rnn does, not only "
                           "after its last; the validation loss still scores the token after each window")
+    training.add_argument("--chunks", action="store_true",
+                          help="learn from consecutive chunks of --sequence-length tokens of each piece, every "
+                          "target once an epoch (as char-rnn does), instead of windows slid one token at a time; "
+                          "learns every step; an LSTM then composes carrying its state, one token a step")
     training.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default=DEFAULTS.optimizer,
                           help="how the weights follow the gradient; the original used RMSprop")
     training.add_argument("--learning-rate", metavar="RATE", type=float, default=DEFAULTS.learning_rate,
@@ -99,6 +103,9 @@ def parse_arguments(argv=None) -> argparse.Namespace:
     training.add_argument("--distribute", action="store_true",
                           help="train data-parallel on every GPU (tf.distribute.MirroredStrategy): each batch of "
                           "--batch-size windows is split between the GPUs; without a GPU, trains on one device")
+    training.add_argument("--tensorboard", metavar="DIR", default=None,
+                          help="also log the losses and accuracy of every epoch for TensorBoard into DIR "
+                          "(watch with: tensorboard --logdir DIR)")
     training.add_argument("--resume", action="store_true",
                           help="continue the interrupted run in --out from its last finished epoch (same data and flags)")
     return parser.parse_args(argv)
@@ -125,7 +132,7 @@ def main() -> None:
     strategy = distribution_strategy() if arguments.distribute else None
     command = "python train.py " + shlex.join(sys.argv[1:])
     train(settings, arguments.midi_dir, arguments.out, resume=arguments.resume, command=command.strip(),
-          strategy=strategy)
+          strategy=strategy, tensorboard=arguments.tensorboard)
 
 
 if __name__ == "__main__":

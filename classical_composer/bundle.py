@@ -19,23 +19,31 @@ bundle.json is the pointer that makes a bundle complete: new model files are
 written under new names first, and bundle.json is replaced last, in one atomic
 rename. A crash or Ctrl-C at any moment leaves the previous complete bundle or
 the new one. The same mechanism keeps the resume state (resume.json).
+
+Reading checks every file before trusting it: a token file's name carries the
+hash of its content, and a .keras file is a zip archive whose members carry
+checksums, so a file cut short or changed is refused in one sentence.
 """
 
 import hashlib
 import io
 import json
 import os
+import re
 import uuid
+import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import keras
 import numpy as np
 
+from classical_composer import performance, tokens
 from classical_composer.atomic import replaced_atomically
 from classical_composer.cli import UserError, check_bundle_folder
 from classical_composer.fast_lstm import with_stock_lstms
-from classical_composer.prepare_sequences import Vocabulary
+from classical_composer.prepare_sequences import COMPOSER_INPUT, Vocabulary
 from classical_composer.settings import PRESETS, Settings
 
 FORMAT_NAME = "classical-composer bundle"
@@ -48,6 +56,19 @@ REQUIRED_KEYS = {
     POINTER_FILE: ("settings", "vocabulary", "model_file", "training_tokens_file"),
     RESUME_FILE: ("model_file", "epochs_done", "best", "fingerprint", "history"),
 }
+
+# The names of the files this project writes into a bundle folder: save_model_file's and
+# save_token_file's (12 hex digits each), the pointers, train.py's picture, and the
+# temporary name atomic.replaced_atomically gives each while it is written. Only files
+# so named are ever removed, so a user's own files beside a bundle are never touched.
+MODEL_OR_TOKEN_FILE = r"(?:model|resume)-[0-9a-f]{12}\.keras|(?:training|validation)_tokens-[0-9a-f]{12}\.npz"
+WRITTEN_HERE = re.compile(rf"{MODEL_OR_TOKEN_FILE}|bundle\.json|resume\.json|training\.png")
+TEMPORARY = re.compile(rf"\.(?:{WRITTEN_HERE.pattern})\.tmp[0-9]+")
+REMOVABLE = re.compile(rf"{MODEL_OR_TOKEN_FILE}|{TEMPORARY.pattern}")
+CONTENT_HASH = re.compile(r"-([0-9a-f]{12})\.npz")  # in a token file's name: the start of its content's sha256
+
+# What np.load and zipfile raise for a file that is not the archive it should be.
+DAMAGED_ARCHIVE_ERRORS = (OSError, ValueError, KeyError, EOFError, NotImplementedError, zipfile.BadZipFile, zlib.error)
 
 
 @dataclass
@@ -137,7 +158,11 @@ def save_bundle(folder: Path, settings: Settings, vocabulary: Vocabulary, model:
 
 
 def remove_unreferenced_files(folder: Path) -> None:
-    """Delete model and token files that neither bundle.json nor resume.json points to."""
+    """Delete the model and token files that neither bundle.json nor resume.json points to any more.
+
+    Only names this project writes count (see REMOVABLE): a user's keep.npz or
+    my_model.keras beside the bundle stays, whatever its suffix.
+    """
     referenced = set()
     for pointer_name in (POINTER_FILE, RESUME_FILE):
         try:
@@ -146,9 +171,14 @@ def remove_unreferenced_files(folder: Path) -> None:
             continue
         referenced.update(value for key, value in pointer.items() if key.endswith("_file"))
     for path in folder.iterdir():
-        is_ours = path.suffix in (".keras", ".npz") or ".tmp" in path.name
-        if is_ours and path.name not in referenced:
+        if REMOVABLE.fullmatch(path.name) and path.name not in referenced and path.is_file():
             path.unlink(missing_ok=True)
+
+
+def files_not_written_here(folder: Path) -> list[str]:
+    """The names in a folder that this project never writes, hidden ones (.DS_Store) aside; sorted."""
+    return sorted(path.name for path in Path(folder).iterdir()
+                  if not path.name.startswith(".") and not WRITTEN_HERE.fullmatch(path.name))
 
 
 # --- Reading -------------------------------------------------------------------
@@ -176,9 +206,9 @@ def read_pointer(folder: Path, name: str = POINTER_FILE) -> dict:
     for key in REQUIRED_KEYS[name]:
         if key not in pointer:
             raise UserError(f"{path} lacks '{key}', so the bundle is incomplete; train it again")
-    for key in REQUIRED_KEYS[name]:
-        if key.endswith("_file") and not (folder / str(pointer[key])).is_file():
-            raise UserError(f"{folder} is incomplete: {pointer[key]} is missing; train it again")
+    for key, value in pointer.items():  # the required files, and the held-out tokens where named
+        if key.endswith("_file") and not (folder / str(value)).is_file():
+            raise UserError(f"{folder} is incomplete: {value} is missing; train it again")
     return pointer
 
 
@@ -199,12 +229,30 @@ def load_token_file(path: Path, vocabulary_size: int, what: str, composer_count:
     Returns (pieces, each piece's composer number or None when the file has none).
     """
     folder = path.parent
+    named_hash = CONTENT_HASH.search(path.name)
     try:
-        with np.load(path) as stored:
-            pieces = np.split(stored["token_indices"], np.cumsum(stored["piece_lengths"])[:-1])
+        content = path.read_bytes()
+    except OSError as error:
+        raise UserError(f"the {what} in {folder} cannot be read ({error.strerror or error}); "
+                        f"train the bundle again") from None
+    # save_token_file names the file by its content's hash: a file cut short or changed no longer matches it.
+    if named_hash and hashlib.sha256(content).hexdigest()[:12] != named_hash.group(1):
+        raise UserError(f"the {what} in {folder} are damaged ({path.name} was cut short or changed since it "
+                        f"was saved); train the bundle again")
+    try:
+        with np.load(io.BytesIO(content)) as stored:  # an .npz archive gives an NpzFile, anything else fails here
+            token_indices, piece_lengths = stored["token_indices"], stored["piece_lengths"]
             piece_composers = stored["piece_composers"] if "piece_composers" in stored.files else None
-    except (OSError, ValueError, KeyError) as error:
-        raise UserError(f"the {what} in {folder} cannot be read ({error}); train the bundle again") from None
+    except (*DAMAGED_ARCHIVE_ERRORS, AttributeError, TypeError):  # an .npy file has no `with` and no keys
+        raise UserError(f"the {what} in {folder} cannot be read ({path.name} is not a token file); "
+                        f"train the bundle again") from None
+    if not all(array.ndim == 1 and array.dtype.kind in "iu" for array in (token_indices, piece_lengths)):
+        raise UserError(f"the {what} in {folder} are not lists of whole numbers ({path.name}); train the bundle again")
+    if piece_lengths.min(initial=0) < 0 or piece_lengths.sum() != len(token_indices):
+        # np.split would cut them anyway, into pieces that were never there.
+        raise UserError(f"the piece lengths in {path.name} do not add up to its {len(token_indices)} tokens, so the "
+                        f"{what} in {folder} cannot be split into pieces; train the bundle again")
+    pieces = np.split(token_indices, np.cumsum(piece_lengths)[:-1]) if len(piece_lengths) else []
     if any(piece.size and (piece.min() < 0 or piece.max() >= vocabulary_size) for piece in pieces):
         raise UserError(f"the {what} in {folder} do not fit its vocabulary; train the bundle again")
     if piece_composers is not None and not composers_fit(piece_composers, len(pieces), composer_count):
@@ -217,17 +265,61 @@ def composers_fit(piece_composers: np.ndarray, piece_count: int, composer_count:
     """Whether a token file's composer numbers fit: one per piece, each a composer of the bundle's list."""
     if composer_count is None:  # the bundle lists no composers, so its pieces can have none
         return False
+    if piece_composers.ndim != 1 or piece_composers.dtype.kind not in "iu":
+        return False
     one_per_piece = len(piece_composers) == piece_count
     in_the_list = not piece_composers.size or (piece_composers.min() >= 0 and piece_composers.max() < composer_count)
     return one_per_piece and bool(in_the_list)
 
 
+def check_archive_whole(path: Path) -> None:
+    """Refuse a .keras file that is cut short or changed: zip keeps a checksum of every member, tested here."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            damaged_member = archive.testzip()  # reads every member; the name of the first that fails its checksum
+    except DAMAGED_ARCHIVE_ERRORS:
+        damaged_member = "its table of contents"
+    if damaged_member is not None:
+        raise UserError(f"{path} is damaged (cut short or changed since it was saved), so it cannot be loaded "
+                        f"as a Keras model; train the bundle again")
+
+
+def saved_keras_version(path: Path) -> str:
+    """The Keras version a whole .keras file was saved with, from its metadata.json; "an unknown Keras" without one."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return "Keras " + str(json.loads(archive.read("metadata.json"))["keras_version"])
+    except (*DAMAGED_ARCHIVE_ERRORS, TypeError):
+        return "an unknown Keras"
+
+
+def what_the_network_reads(model: keras.Model) -> str:
+    """What the model's token input takes at each step, in words, as network.token_input builds it."""
+    token_inputs = [tensor for tensor in model.inputs if tensor.name != COMPOSER_INPUT]
+    if len(token_inputs) == 1:
+        shape, dtype = token_inputs[0].shape, str(token_inputs[0].dtype)
+        if len(shape) == 2 and "int" in dtype:  # (batch, time)
+            return "token indices"
+        if len(shape) == 3 and shape[-1] == 1 and "float" in dtype:  # (batch, time, 1)
+            return "one scaled number a step"
+    return "neither token indices nor one scaled number a step"
+
+
 def load_model_checked(path: Path, settings: Settings, vocabulary_size: int, compile: bool) -> keras.Model:
     """Load a model and check that its input and output fit the settings and vocabulary."""
+    check_archive_whole(path)
     try:
         model = keras.models.load_model(path, compile=compile)
-    except Exception as error:  # Keras raises many kinds for a damaged file
-        raise UserError(f"{path} cannot be loaded as a Keras model ({type(error).__name__}); train the bundle again") from None
+    except (TypeError, ValueError, KeyError) as error:
+        # The file is whole (its checksums hold), so what this Keras cannot read was most likely
+        # written by another version; any other error is a bug, and surfaces as one.
+        raise UserError(f"{path} was saved by {saved_keras_version(path)}, which Keras {keras.__version__} cannot "
+                        f"load ({type(error).__name__}); install the versions in requirements.txt, "
+                        f"or train the bundle again") from None
+    expected = "token indices" if settings.reads_token_indices else "one scaled number a step"
+    if what_the_network_reads(model) != expected:
+        raise UserError(f"the network in {path.parent} reads {what_the_network_reads(model)}, but its settings "
+                        f"say {expected}; the bundle's files do not belong together, so train it again")
     output_classes = model.output_shape[-1]
     if output_classes != vocabulary_size:
         raise UserError(
@@ -248,17 +340,28 @@ def load_bundle(folder: Path) -> Bundle:
     folder = Path(folder)
     pointer = read_pointer(folder)
     settings = settings_of(pointer, folder)
-    vocabulary = Vocabulary(pointer["vocabulary"])
-    if vocabulary.tokens != pointer["vocabulary"]:
+    listed = pointer["vocabulary"]
+    if not (isinstance(listed, list) and all(isinstance(token, str) for token in listed)) \
+            or Vocabulary(listed).tokens != listed:
         raise UserError(f"the vocabulary in {folder / POINTER_FILE} is not a sorted list of distinct tokens")
+    vocabulary = Vocabulary(listed)
+    # Every token must be one the grammar can play back, or predict would fail only when it picks one.
+    grammar = performance.decode if settings.representation == "events" else tokens.decode
+    for token in vocabulary.tokens:
+        try:
+            grammar(token)
+        except ValueError:
+            raise UserError(f"the vocabulary in {folder / POINTER_FILE} holds '{token}', which is not a token of "
+                            f"the {settings.representation} representation; train the bundle again") from None
     composers = pointer.get("composers")
     if composers is not None and not (isinstance(composers, list) and all(isinstance(name, str) for name in composers)):
         raise UserError(f"the composers in {folder / POINTER_FILE} are not a list of names; train the bundle again")
     model = load_model_checked(folder / pointer["model_file"], settings, len(vocabulary), compile=False)
     composer_count = None if composers is None else len(composers)
     if settings.composers and composer_count != composer_embedding_rows(model):
-        raise UserError(f"the network in {folder} reads {composer_embedding_rows(model)} composers but its bundle "
-                        f"lists {composer_count or 0}; the bundle's files do not belong together, so train it again")
+        raise UserError(f"the network in {folder} reads {composer_embedding_rows(model) or 0} composers but its "
+                        f"bundle lists {composer_count or 0}; the bundle's files do not belong together, "
+                        f"so train it again")
     training_pieces, training_composers = load_token_file(
         folder / pointer["training_tokens_file"], len(vocabulary), "training tokens", composer_count)
     validation_pieces = validation_composers = None

@@ -10,6 +10,8 @@ things around it, and they are here:
 1. Each file is checked before and while music21 reads it, so that an empty,
    cut-short or damaged file is skipped with a one-line reason instead of
    being read as far as it goes or filling memory (`parse_midi_file`).
+   Only a reason about the file is kept: an error of this project's own code
+   is a bug, and stops the run instead of being cached as the file's fault.
 2. Parsing is slow (music21 builds a full score), so the tokens are cached by
    each file's content and the encoding settings.
 3. Files not in the cache are parsed by a pool of processes, one per CPU core.
@@ -26,11 +28,14 @@ import signal
 import sys
 import threading
 import time
+import traceback
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import music21
 from music21 import midi
+from music21.exceptions21 import Music21Exception
 from music21.midi.translate import midiFileToStream
 
 from classical_composer.atomic import replaced_atomically
@@ -92,6 +97,42 @@ class UnreadableMidi(Exception):
     """A file that gives no tokens; the message says why, in a few words."""
 
 
+MUSIC21_FOLDER = Path(music21.__file__).parent
+PROJECT_FOLDER = Path(__file__).parent
+
+
+def raised_by_music21(error: Exception) -> bool:
+    """Whether music21 raised `error` while reading a file, so that the file is at fault, not this project's code.
+
+    One of music21's own exception types says so. Beyond them music21 raises
+    many types for malformed files (IndexError, struct.error, ...), so for
+    those where it was raised decides: the innermost frame of music21 or of
+    this project (frames of the standard library or numpy between them do not).
+    Running out of memory is the machine's fault, never the file's.
+    """
+    if isinstance(error, MemoryError):
+        return False
+    if isinstance(error, Music21Exception):
+        return True
+    for frame in reversed(traceback.extract_tb(error.__traceback__)):
+        if Path(frame.filename).is_relative_to(MUSIC21_FOLDER):
+            return True
+        if Path(frame.filename).is_relative_to(PROJECT_FOLDER):
+            return False
+    return False
+
+
+@contextlib.contextmanager
+def music21_reading(reason: str):
+    """Inside this block, an error music21 raises becomes UnreadableMidi(reason and the error); any other surfaces."""
+    try:
+        yield
+    except Exception as error:
+        if not raised_by_music21(error):
+            raise  # a bug of this project: to be fixed, not cached as the file's fault
+        raise UnreadableMidi(f"{reason} ({type(error).__name__}: {error})") from error
+
+
 # --- One file -> tokens, or the reason it gives none ------------------------
 
 
@@ -140,21 +181,16 @@ def parse_midi_file(path: Path, encoding: dict) -> list[str]:
     # The file is read as MIDI whatever its contents, so a text file named
     # .mid is refused instead of being guessed to be some other format.
     midi_file = midi.MidiFile()
-    try:
+    with music21_reading("not a readable MIDI file"):
         midi_file.readstr(file_bytes)
-    except Exception as error:  # music21 raises many types for malformed files
-        raise UnreadableMidi(f"not a readable MIDI file ({type(error).__name__}: {error})") from error
     check_midi_length(midi_file)
     if encoding["representation"] == "events":
         return performance_tokens(midi_file)
-    try:
+    with music21_reading("music21 could not make a score of it"):
         score = midiFileToStream(midi_file)
-    except Exception as error:
-        raise UnreadableMidi(f"music21 could not make a score of it ({type(error).__name__}: {error})") from error
-    try:
+    # music21's analysis can fail on a strange score, e.g. finding no key.
+    with music21_reading("music21 could not analyse it"):
         token_list = tokens_of(score, encoding)
-    except Exception as error:  # music21's analysis can fail on a strange score, e.g. finding no key
-        raise UnreadableMidi(f"music21 could not analyse it ({type(error).__name__}: {error})") from error
     if not token_list:
         raise UnreadableMidi("it has no pitched notes")
     return token_list
@@ -163,9 +199,10 @@ def parse_midi_file(path: Path, encoding: dict) -> list[str]:
 def performance_tokens(midi_file: midi.MidiFile) -> list[str]:
     """A read MIDI file's performance events (performance.py); raises UnreadableMidi when no note is played."""
     try:
-        events = performance_of_midi_file(midi_file)
-    except Exception as error:  # music21's MIDI reader raises many types for malformed files
-        raise UnreadableMidi(f"its MIDI events could not be read ({type(error).__name__}: {error})") from error
+        with music21_reading("its MIDI events could not be read"):
+            events = performance_of_midi_file(midi_file)
+    except ValueError as error:  # performance.py's own word for timing it cannot use (SMPTE frames)
+        raise UnreadableMidi(f"its MIDI events could not be read ({error})") from error
     if not any(decode(event).kind == NOTE_ON for event in events):
         raise UnreadableMidi("it has no pitched notes")
     return events
@@ -250,13 +287,16 @@ def composer_of(path: Path, midi_dir: Path) -> str:
 
 
 def _parse_for_pool(path: Path, encoding: dict) -> tuple[list[str] | None, str | None]:
-    """parse_midi_file for a worker process: returns (tokens, None) or (None, reason)."""
+    """parse_midi_file for a worker process: returns (tokens, None) or (None, reason).
+
+    Only a fault of the file is a reason to skip (and cache): any other error
+    is a bug of this project or a machine out of memory, and stops the run.
+    """
     try:
-        return parse_midi_file(path, encoding), None
+        with music21_reading("music21 could not read it"):  # a failure of music21's that parse did not foresee
+            return parse_midi_file(path, encoding), None
     except UnreadableMidi as error:
         return None, str(error)
-    except Exception as error:  # one strange file must never stop the whole run
-        return None, f"music21 could not read it ({type(error).__name__}: {error})"
 
 
 @contextlib.contextmanager

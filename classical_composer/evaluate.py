@@ -3,6 +3,7 @@
     python -m classical_composer.evaluate --weights weights
     python -m classical_composer.evaluate --weights my_weights --json figures.json
     python -m classical_composer.evaluate --weights my_weights --midi-dir midi_songs
+    python -m classical_composer.evaluate --weights weights/events --first-target 32
 
 In:  a bundle (its network, vocabulary, training and held-out token indices);
      with --midi-dir, the held-out files are read again from that folder.
@@ -21,9 +22,15 @@ where the bundle allows them:
 - with --composers, the nats a token when the network is told each held-out
   piece's true composer, against a wrong one.
 
-The targets are the ones val_loss scores: the token after every held-out
-window. A network that scores worse than the trigram has learned less than
-counting does. train.py prints the same table at the end of training.
+The targets are the ones val_loss scores: for windows slid one token at a
+time, the token after every held-out window; for a bundle trained on chunks,
+every token after a piece's first, each read after the whole piece before it
+(the LSTM reads each piece whole, as it composes; the transformer as much of
+it as it was trained on). --first-target N scores the tokens from position N
+on instead, so that two bundles can be compared on the same targets. The
+count models are always scored on exactly the network's targets. A network
+that scores worse than the trigram has learned less than counting does.
+train.py prints the same table at the end of training.
 """
 
 import argparse
@@ -37,33 +44,91 @@ from classical_composer.counting import CountModel, figures, score, unseen_share
 
 COUNT_MODELS = {"uniform": 0, "unigram": 1, "bigram": 2, "trigram": 3}  # name -> order
 BATCH_SIZE = 256  # windows per forward pass when scoring the network
+WHOLE_PIECE_TOKENS = 32768  # tokens per forward pass when reading whole pieces: bounds the memory of the probabilities
 
 
 def count_model_figures(training_pieces: list, validation_pieces: list, vocabulary_size: int,
-                        sequence_length: int) -> dict:
+                        first_target: int) -> dict:
     """{model name: figures} for every count model, and the unseen share."""
     results = {}
     for name, order in COUNT_MODELS.items():
         model = CountModel(order, vocabulary_size).fit(training_pieces)
-        results[name] = score(model.probabilities, validation_pieces, first_target=sequence_length)
-    results["unseen_share"] = unseen_share(training_pieces, validation_pieces, sequence_length)
+        results[name] = score(model.probabilities, validation_pieces, first_target=first_target)
+    results["unseen_share"] = unseen_share(training_pieces, validation_pieces, first_target)
     return results
 
 
-def network_losses(scorer, settings, validation_pieces: list, vocabulary_size: int,
-                   piece_composers: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """The network's loss on every target (the token after every held-out window), and whether it ranks it first.
+def default_first_target(settings) -> int:
+    """The first position scored in each held-out piece: what val_loss scores.
 
-    scorer:          network.inference_copy of the bundle's model, made once by the caller.
-    piece_composers: (pieces,) the composer number the network is told for each piece, with --composers.
-    Returns ((targets,) nats, (targets,) bool).
+    Windows slid one token at a time are scored on the token after each
+    window, from position sequence_length on; a network trained on chunks on
+    every token after a piece's first.
     """
+    return 1 if settings.chunks else settings.sequence_length
+
+
+def network_scorer(model, settings):
+    """The network as evaluate reads it, made once by the caller.
+
+    A network trained on chunks reads windows of any length and gives every
+    step's probabilities; one trained on windows, the last step's (the same
+    function, faster: see network.inference_copy).
+    """
+    from classical_composer.network import any_length_copy, inference_copy  # import Keras
+
+    return any_length_copy(model) if settings.chunks else inference_copy(model)
+
+
+def network_losses(scorer, settings, validation_pieces: list, vocabulary_size: int,
+                   piece_composers: np.ndarray | None = None, first_target: int | None = None,
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """The network's loss on every held-out target, and whether it ranks it first.
+
+    scorer:          network_scorer of the bundle's model, made once by the caller.
+    piece_composers: (pieces,) the composer number the network is told for each piece, with --composers.
+    first_target:    the first position scored in each piece; default_first_target by default.
+    Returns ((targets,) nats, (targets,) bool), piece by piece, position by position.
+    """
+    first_target = default_first_target(settings) if first_target is None else first_target
+    if settings.carries_state:
+        losses = whole_piece_losses(scorer, settings, validation_pieces, vocabulary_size, piece_composers)
+    elif settings.chunks:
+        losses = stretch_losses(scorer, settings, validation_pieces, vocabulary_size, piece_composers)
+    elif first_target >= settings.sequence_length:
+        return window_losses(scorer, settings, validation_pieces, vocabulary_size, piece_composers, first_target)
+    else:
+        raise UserError(f"this bundle reads windows of {settings.sequence_length} tokens, so it can score targets "
+                        f"from position {settings.sequence_length} on only; choose a larger --first-target")
+    # losses: one (targets of the piece, 2) array per piece, position 1 first: nats and ranked first.
+    kept = [piece_losses[first_target - 1 :] for piece_losses in losses]
+    if not sum(len(piece_losses) for piece_losses in kept):
+        raise UserError(nothing_to_score(settings, first_target))
+    every_target = np.concatenate(kept)
+    return every_target[:, 0], every_target[:, 1].astype(bool)
+
+
+def nothing_to_score(settings, first_target: int) -> str:
+    """The sentence for held-out pieces that hold no target from first_target on."""
+    if first_target == settings.sequence_length and not settings.chunks:
+        return (f"no held-out piece is longer than the {settings.sequence_length}-token window, "
+                f"so there is nothing to score")
+    return f"no held-out piece is longer than {first_target} tokens, so there is nothing to score"
+
+
+def window_losses(scorer, settings, validation_pieces: list, vocabulary_size: int,
+                  piece_composers: np.ndarray | None, first_target: int) -> tuple[np.ndarray, np.ndarray]:
+    """network_losses for a network that reads windows of sequence_length: the token after every window."""
     from classical_composer.prepare_sequences import WindowBatches, windows_of_indices
 
+    skipped = first_target - settings.sequence_length  # targets before first_target, in every piece
     windows = windows_of_indices(validation_pieces, settings.sequence_length, piece_composers)
+    if skipped:
+        windows = windows.subset(np.flatnonzero(
+            np.concatenate([np.arange(max(len(piece) - settings.sequence_length, 0)) >= skipped
+                            for piece in validation_pieces])))
     if len(windows) == 0:
-        raise UserError(f"no held-out piece is longer than the {settings.sequence_length}-token window, "
-                        f"so there is nothing to score")
+        raise UserError(nothing_to_score(settings, first_target))
     batches = WindowBatches(windows, vocabulary_size, BATCH_SIZE, shuffle=False,
                             reads_token_indices=settings.reads_token_indices)
     log_losses, ranked_first = [], []
@@ -77,11 +142,94 @@ def network_losses(scorer, settings, validation_pieces: list, vocabulary_size: i
     return np.concatenate(log_losses), np.concatenate(ranked_first)
 
 
+def losses_and_ranks(probabilities: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """(steps, vocabulary) probabilities and (steps,) targets -> (steps, 2): nats, and 1 where ranked first."""
+    picked = probabilities[np.arange(len(targets)), targets].astype(np.float64)
+    return np.stack([-np.log(np.maximum(picked, 1e-30)), np.argmax(probabilities, axis=1) == targets], axis=1)
+
+
+def network_input_of(index_rows: np.ndarray, settings, vocabulary_size: int, composers: np.ndarray | None):
+    from classical_composer.prepare_sequences import encode_window
+
+    return encode_window(index_rows, vocabulary_size, settings.reads_token_indices, composers)
+
+
+def compiled_reader(scorer):
+    """The scorer as one compiled graph for windows of any length (traced again only for new shapes' ranks)."""
+    import tensorflow as tf  # the compiled path is TensorFlow's; Keras runs on it here
+
+    read = tf.function(lambda network_input: scorer(network_input, training=False), reduce_retracing=True)
+    return lambda network_input: read(tf.nest.map_structure(tf.constant, network_input)).numpy()
+
+
+def whole_piece_losses(scorer, settings, pieces: list, vocabulary_size: int,
+                       piece_composers: np.ndarray | None) -> list[np.ndarray]:
+    """For an LSTM trained on chunks: each piece read whole, every target after all the tokens before it.
+
+    This is what carrying the state while composing computes. Pieces of
+    similar length are read together, padded at the end; the LSTM reads
+    forwards only, so the padding changes no real target.
+    """
+    read = compiled_reader(scorer)
+    losses = [np.zeros((0, 2))] * len(pieces)
+    order = np.argsort([len(piece) for piece in pieces], kind="stable")
+    batch = []
+    for number in [*order, None]:  # None: read what is left
+        if number is not None:
+            longest = max([len(pieces[other]) for other in batch] + [len(pieces[number])])
+            if not batch or longest * (len(batch) + 1) <= WHOLE_PIECE_TOKENS:
+                batch.append(number)
+                continue
+        longest = max(len(pieces[other]) for other in batch)
+        rows = np.zeros((len(batch), longest), np.int32)
+        for row, other in enumerate(batch):
+            rows[row, : len(pieces[other])] = pieces[other]
+        composers = None if piece_composers is None else np.asarray(piece_composers)[batch]
+        probabilities = read(network_input_of(rows[:, :-1], settings, vocabulary_size, composers))
+        for row, other in enumerate(batch):
+            targets = len(pieces[other]) - 1
+            losses[other] = losses_and_ranks(probabilities[row, :targets], rows[row, 1 : targets + 1])
+        batch = [number] if number is not None else []
+    return losses
+
+
+def stretch_losses(scorer, settings, pieces: list, vocabulary_size: int,
+                   piece_composers: np.ndarray | None) -> list[np.ndarray]:
+    """For a transformer trained on chunks: every target read after as much of the piece as it was trained on, or more than half.
+
+    Windows of sequence_length tokens start every half window; each scores
+    the targets of its second half (the first window all of its own), so
+    every target is scored once, after at least half a window of the piece.
+    """
+    length, half = settings.sequence_length, max(settings.sequence_length // 2, 1)
+    read = compiled_reader(scorer)
+    losses = []
+    for number, piece in enumerate(pieces):
+        targets = len(piece) - 1
+        starts = [0] + list(range(half, max(targets - length, 0) + half, half))
+        rows = np.zeros((len(starts), length), np.int32)
+        for row, start in enumerate(starts):
+            window = piece[start : start + length]
+            rows[row, : len(window)] = window
+        composers = None if piece_composers is None else np.full(len(starts), piece_composers[number], np.int32)
+        probabilities = read(network_input_of(rows, settings, vocabulary_size, composers))  # (windows, time, vocabulary)
+        piece_losses, scored = [], 0  # scored: targets 1 .. scored are done
+        for row, start in enumerate(starts):
+            first = scored + 1 - start  # the step of this window whose target is the next unscored one
+            last = min(length, targets - start)  # steps whose target lies inside the piece
+            if last > first - 1:
+                steps = np.arange(first - 1, last)
+                piece_losses.append(losses_and_ranks(probabilities[row, steps], piece[start + steps + 1]))
+                scored = start + last
+        losses.append(np.concatenate(piece_losses) if piece_losses else np.zeros((0, 2)))
+    return losses
+
+
 def losses_told_each_composer(scorer, settings, validation_pieces: list, vocabulary_size: int,
-                              composer_count: int) -> tuple[np.ndarray, np.ndarray]:
+                              composer_count: int, first_target: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """network_losses with every piece attributed to each composer in turn: ((composers, targets), same)."""
     told_each = [network_losses(scorer, settings, validation_pieces, vocabulary_size,
-                                np.full(len(validation_pieces), composer, np.int32))
+                                np.full(len(validation_pieces), composer, np.int32), first_target)
                  for composer in range(composer_count)]
     return np.stack([nats for nats, _ in told_each]), np.stack([first for _, first in told_each])
 
@@ -115,40 +263,42 @@ def held_out_quarters(bundle, validation_pieces: list) -> float | None:
     return None
 
 
-def network_figures(bundle, validation_pieces: list) -> tuple[dict, dict | None]:
+def network_figures(bundle, validation_pieces: list, first_target: int) -> tuple[dict, dict | None]:
     """The network's figures on the held-out targets, and with --composers composer_figures' too (else None)."""
-    from classical_composer.network import inference_copy  # imports Keras
-    from classical_composer.prepare_sequences import windows_of_indices
-
     settings, vocabulary_size = bundle.settings, len(bundle.vocabulary)
-    scorer = inference_copy(bundle.model)  # the same function, faster (see network.inference_copy)
+    scorer = network_scorer(bundle.model, settings)
     if not settings.composers:
-        losses, ranked_first = network_losses(scorer, settings, validation_pieces, vocabulary_size)
+        losses, ranked_first = network_losses(scorer, settings, validation_pieces, vocabulary_size,
+                                              first_target=first_target)
         return figures(losses, int(ranked_first.sum())), None
     # The network is told each composer in turn; the bundle's own figures are those of the true one.
     nats_told_each, first_told_each = losses_told_each_composer(scorer, settings, validation_pieces,
-                                                                vocabulary_size, len(bundle.composers))
-    true_composers = windows_of_indices(validation_pieces, settings.sequence_length,
-                                        bundle.validation_composers).composers  # (targets,): one per window
+                                                                vocabulary_size, len(bundle.composers), first_target)
+    targets_per_piece = [max(len(piece) - first_target, 0) for piece in validation_pieces]
+    true_composers = np.repeat(np.asarray(bundle.validation_composers, np.int32), targets_per_piece)  # (targets,)
     every_target = np.arange(len(true_composers))
     losses, ranked_first = nats_told_each[true_composers, every_target], first_told_each[true_composers, every_target]
     return figures(losses, int(ranked_first.sum())), composer_figures(nats_told_each, true_composers)
 
 
-def evaluate(bundle, validation_pieces: list | None = None, count_figures: dict | None = None) -> dict:
+def evaluate(bundle, validation_pieces: list | None = None, count_figures: dict | None = None,
+             first_target: int | None = None) -> dict:
     """The bundle's network figures and the count models', on the same held-out targets.
 
     validation_pieces: the held-out pieces to score; the bundle's own by default.
-    count_figures:     count_model_figures' result, when it has been computed already.
+    count_figures:     count_model_figures' result, when it has been computed already (for the same targets).
+    first_target:      score the tokens from this position of each piece on; default_first_target by default.
     With --composers the figures also hold "composers": the true composer's nats against a wrong one's.
     """
     settings, vocabulary_size = bundle.settings, len(bundle.vocabulary)
     validation_pieces = bundle.validation_pieces if validation_pieces is None else validation_pieces
+    first_target = default_first_target(settings) if first_target is None else first_target
+    if not any(len(piece) > first_target for piece in validation_pieces):
+        raise UserError(nothing_to_score(settings, first_target))
     if count_figures is None:
-        count_figures = count_model_figures(bundle.training_pieces, validation_pieces, vocabulary_size,
-                                            settings.sequence_length)
-    network_results, composer_results = network_figures(bundle, validation_pieces)
-    results = {"bundle": network_results,
+        count_figures = count_model_figures(bundle.training_pieces, validation_pieces, vocabulary_size, first_target)
+    network_results, composer_results = network_figures(bundle, validation_pieces, first_target)
+    results = {"bundle": network_results, "first_target": first_target,
                **{name: dict(value) if isinstance(value, dict) else value for name, value in count_figures.items()}}
     quarters = held_out_quarters(bundle, validation_pieces)
     if quarters:
@@ -163,7 +313,9 @@ def evaluate(bundle, validation_pieces: list | None = None, count_figures: dict 
 def format_comparison(results: dict) -> str:
     """The figures as a small table, the network last."""
     targets = results["bundle"]["targets"]
-    lines = [f"held-out targets: {targets:,} (the token after every held-out window); "
+    scored = (f"every token from position {results['first_target']} of each held-out piece"
+              if "first_target" in results else "the token after every held-out window")
+    lines = [f"held-out targets: {targets:,} ({scored}); "
              f"{results['unseen_share']:.1%} of them never occur in training",
              f"{'model':<10} {'nats/token':>10} {'perplexity':>11} {'top-1':>7} {'nats/quarter':>13}"]
     for name in (*COUNT_MODELS, "bundle"):
@@ -185,26 +337,40 @@ def format_comparison(results: dict) -> str:
 
 
 def held_out_pieces_from_folder(bundle, midi_dir: Path) -> list:
-    """The bundle's held-out files read again from midi_dir, checked against the stored tokens."""
-    from classical_composer.corpus import UnreadableMidi, parse_midi_file
+    """The bundle's held-out files read again from midi_dir, as token indices of its vocabulary.
 
-    pieces = []
-    for name, stored in zip(bundle.training["validation_files"], bundle.validation_pieces):
-        path = Path(midi_dir) / name
+    So the files are scored as they are now, and a bundle that stores no
+    held-out tokens can be scored on the files it names. How long they last
+    is measured again too, for the figures per quarter note.
+    """
+    from classical_composer.corpus import Piece, UnreadableMidi, check_midi_folder, parse_midi_file
+    from classical_composer.training import quarters_of_music
+
+    midi_dir = Path(midi_dir)
+    check_midi_folder(midi_dir)
+    read = []
+    for name in bundle.training["validation_files"]:
+        if not (midi_dir / name).is_file():
+            raise UserError(f"the held-out file {name} is not in {midi_dir}; point --midi-dir at the folder "
+                            f"the bundle was trained on")
         try:
-            token_list = parse_midi_file(path, bundle.settings.encoding()) if path.is_file() else None
-        except UnreadableMidi:
-            token_list = None
-        if token_list != bundle.vocabulary.decode(stored):
-            raise UserError(f"the held-out file {name} in {midi_dir} is missing or no longer gives the tokens "
-                            f"the bundle was trained on; evaluate without --midi-dir, or retrain")
-        pieces.append(stored)
-    return pieces
+            token_list = parse_midi_file(midi_dir / name, bundle.settings.encoding())
+        except UnreadableMidi as reason:
+            raise UserError(f"the held-out file {name} in {midi_dir} cannot be read ({reason}); "
+                            f"evaluate without --midi-dir") from None
+        unknown = sorted(set(token_list) - set(bundle.vocabulary.tokens))
+        if unknown:  # the network has no class for them, so they cannot be scored
+            raise UserError(f"the held-out file {name} in {midi_dir} gives {len(unknown)} tokens the bundle does "
+                            f"not know, such as '{unknown[0]}'; evaluate without --midi-dir, or retrain")
+        read.append(Piece(name, token_list))
+    bundle.training["validation_quarters"] = quarters_of_music(midi_dir, read, bundle.settings.representation)
+    return [bundle.vocabulary.encode(piece.tokens) for piece in read]
 
 
 def held_out_pieces(bundle, weights: Path, midi_dir: Path | None) -> list:
+    """The held-out pieces to score: read again from midi_dir when given, else the bundle's stored tokens."""
     names = bundle.training.get("validation_files")
-    if bundle.validation_pieces is None or not isinstance(names, list):
+    if not isinstance(names, list) or (bundle.validation_pieces is None and not midi_dir):
         raise UserError(f"the bundle in {weights} does not record its held-out files, so it cannot be evaluated; "
                         f"retrain it with this version of train.py")
     if not names:
@@ -220,14 +386,21 @@ def main(argv=None) -> None:
     parser.add_argument("--weights", metavar="FOLDER", default="weights", help="bundle folder written by train.py")
     parser.add_argument("--json", metavar="PATH", default=None, help="also write the figures to this JSON file")
     parser.add_argument("--midi-dir", metavar="FOLDER", default=None,
-                        help="read the held-out files again from this folder instead of the bundle's stored tokens")
+                        help="read the held-out files again from this folder and score their tokens as they are "
+                        "now, instead of the bundle's stored tokens")
+    parser.add_argument("--first-target", metavar="N", type=int, default=None,
+                        help="score the tokens from position N of each held-out piece on (0 is a piece's first "
+                        "token), e.g. to compare bundles on the same targets (default: what val_loss scores: N = "
+                        "--sequence-length for windows, 1 for --chunks)")
     arguments = parser.parse_args(argv)
+    if arguments.first_target is not None and arguments.first_target < 1:
+        raise UserError("--first-target must be at least 1: the first token of a piece follows nothing")
     quiet_tensorflow()
     from classical_composer.bundle import load_bundle, write_json_atomically
 
     bundle = load_bundle(Path(arguments.weights))
     pieces = held_out_pieces(bundle, Path(arguments.weights), arguments.midi_dir)
-    results = evaluate(bundle, pieces)
+    results = evaluate(bundle, pieces, first_target=arguments.first_target)
     print(format_comparison(results))
     if arguments.json:
         try:

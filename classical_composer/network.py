@@ -5,7 +5,9 @@ In:  the settings (preset, input, sequence length, optimizer, mixed precision),
 Out: a compiled `keras.Model` mapping a window of tokens to the next token's
      probabilities, (batch, vocabulary_size), or with --every-step to the
      next token's after every step, (batch, time, vocabulary_size); and an
-     inference copy of a trained model for fast generation, always (batch, vocabulary_size).
+     inference copy of a trained model for fast generation, always (batch, vocabulary_size);
+     and for a network trained on chunks, a copy that reads windows of any
+     length, carrying its LSTM state from call to call if asked (any_length_copy).
      With --model transformer the network is transformer.py's, compiled here the same way.
 
 The shape is the original's, whatever the preset:
@@ -239,3 +241,50 @@ def inference_copy(model: keras.Model) -> keras.Model:
     copy = keras.models.clone_model(model, clone_function=fast_without_recurrent_dropout)
     copy.set_weights(model.get_weights())
     return last_step(copy)
+
+
+def any_length_copy(model: keras.Model, batch_size: int | None = None, carries_state: bool = False,
+                    steps: int | None = None) -> keras.Model:
+    """The same network reading windows of any length: (batch, time) in, (batch, time, vocabulary) out.
+
+    For a network that learned every step (--chunks): evaluate.py reads each
+    held-out piece whole with it. carries_state=True makes its LSTMs stateful:
+    each call starts where the last one ended, so generation can read the
+    seed once and then one token a call; that needs a fixed batch_size (the
+    songs) and `reset_lstm_states` before each new batch of songs.
+    steps: a fixed number of steps a call instead of any; the LSTMs then run
+    unrolled, without a loop, which makes a one-step call cheaper.
+    The stock LSTM is used here, FastLSTM's gain being in long windows.
+    """
+
+    def any_length_input(tensor):
+        return keras.Input(batch_shape=(batch_size, steps, *tensor.shape[2:]), dtype=tensor.dtype, name=tensor.name)
+
+    def stock_lstm_without_recurrent_dropout(layer):
+        if isinstance(layer, (layers.LSTM, FastLSTM)):
+            return layers.LSTM(layer.units, return_sequences=True, stateful=carries_state, unroll=steps is not None,
+                               dtype=layer.dtype_policy, name=layer.name)
+        return layer.__class__.from_config(layer.get_config())
+
+    inputs = keras.tree.map_structure(any_length_input, model.input)
+    copy = keras.models.clone_model(model, input_tensors=inputs, clone_function=stock_lstm_without_recurrent_dropout)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+def stateful_lstms(model: keras.Model) -> list:
+    """The LSTM layers of an any_length_copy that carry their state, in the network's order."""
+    return [layer for layer in model.layers if isinstance(layer, layers.LSTM) and layer.stateful]
+
+
+def reset_lstm_states(model: keras.Model) -> None:
+    """Zero the carried state of every stateful LSTM of an any_length_copy, to start new songs."""
+    for layer in stateful_lstms(model):
+        layer.reset_state()
+
+
+def copy_lstm_states(source: keras.Model, target: keras.Model) -> None:
+    """Hand the carried states of one stateful copy of a network to another copy of the same network."""
+    for from_layer, to_layer in zip(stateful_lstms(source), stateful_lstms(target), strict=True):
+        for from_state, to_state in zip(from_layer.states, to_layer.states, strict=True):
+            to_state.assign(from_state)

@@ -64,6 +64,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import NamedTuple
 
+import numpy as np
 from music21 import midi
 
 from classical_composer import tokens
@@ -211,6 +212,55 @@ def onset_gaps(texts: Iterable[str]) -> list[int]:
                 gaps.append(now - last_onset)
             last_onset = now
     return gaps
+
+
+# --- While composing ------------------------------------------------------------
+
+
+class SoundingNotes:
+    """Which keys are down in each song being composed, so that only what a pianist can do comes next.
+
+    A key can be struck only while it is up and released only while it is
+    down: a sampled "Note 60 On" while C4 sounds, or "Note 60 Off" while it
+    does not, is a slip no performance makes. predict.compose asks `allowed`
+    before every choice. Keys pressed before the seed window are not known
+    to be down, so they are not released.
+    """
+
+    def __init__(self, vocabulary_tokens: list[str]):
+        kinds = [EVENT_OF_TEXT.get(text, Event(None)) for text in vocabulary_tokens]
+        self.token_count = len(kinds)
+        # The token indices of the note-ons and note-offs the vocabulary has, and their pitches.
+        self.on_tokens = np.array([index for index, event in enumerate(kinds) if event.kind == NOTE_ON], np.int64)
+        self.off_tokens = np.array([index for index, event in enumerate(kinds) if event.kind == NOTE_OFF], np.int64)
+        self.on_pitches = np.array([kinds[index].value for index in self.on_tokens], np.int64)
+        self.off_pitches = np.array([kinds[index].value for index in self.off_tokens], np.int64)
+        # For every token index: the pitch it presses (or -1), the pitch it releases (or -1).
+        self.pressed = np.full(self.token_count, -1, np.int64)
+        self.pressed[self.on_tokens] = self.on_pitches
+        self.released = np.full(self.token_count, -1, np.int64)
+        self.released[self.off_tokens] = self.off_pitches
+
+    def start(self, windows: np.ndarray) -> None:
+        """(songs, time) seed windows of token indices: the keys down after them."""
+        windows = np.asarray(windows)
+        self.down = np.zeros((len(windows), len(PITCHES)), dtype=bool)  # (songs, pitches)
+        for step in range(windows.shape[1]):
+            self.after(windows[:, step])
+
+    def after(self, chosen: np.ndarray) -> None:
+        """(songs,) the token each song played next."""
+        songs = np.arange(len(chosen))
+        pressed, released = self.pressed[chosen], self.released[chosen]
+        self.down[songs[pressed >= 0], pressed[pressed >= 0]] = True
+        self.down[songs[released >= 0], released[released >= 0]] = False
+
+    def allowed(self) -> np.ndarray:
+        """(songs, vocabulary) bool: every token, except striking a key that is down or releasing one that is up."""
+        allowed = np.ones((len(self.down), self.token_count), dtype=bool)
+        allowed[:, self.on_tokens] = ~self.down[:, self.on_pitches]
+        allowed[:, self.off_tokens] = self.down[:, self.off_pitches]
+        return allowed
 
 
 # --- MIDI -> performance --------------------------------------------------------

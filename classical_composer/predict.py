@@ -7,8 +7,15 @@ Out: generated token indices, and a MIDI file written from their tokens.
 Generation, as in the original: take a window of `sequence_length` tokens
 from the training data, ask the network for the next token's probabilities,
 pick one, slide the window one token on (drop the first, append the pick),
-and repeat. The window holds token *indices*; `encode_window` turns it into
-network input each step, the same way training did.
+and repeat (`WindowRereader`). The window holds token *indices*;
+`encode_window` turns it into network input each step, the same way training did.
+
+An LSTM trained on chunks (--chunks) learned to predict from everything
+before a target, so it composes as recurrent language models sample: it reads
+the seed window once, then one token a step, its state carried from step to
+step (`StateCarrier`); nothing it has played ever leaves its memory, and each
+token costs one step instead of a window. Songs of performance events end at
+"End" and strike and release only keys that can be (`song_rules`).
 """
 
 from pathlib import Path
@@ -17,10 +24,12 @@ import keras
 import numpy as np
 from music21 import chord, instrument, note, stream, tempo
 
-from classical_composer import tokens
+from classical_composer import performance, tokens
 from classical_composer.atomic import replaced_atomically
 from classical_composer.cli import UserError
-from classical_composer.network import inference_copy
+from classical_composer.network import (
+    any_length_copy, copy_lstm_states, inference_copy, last_step, reset_lstm_states,
+)
 from classical_composer.performance import midi_of_performance
 from classical_composer.prepare_sequences import encode_window
 from classical_composer.settings import Settings
@@ -28,18 +37,24 @@ from classical_composer.settings import Settings
 # --- Sampling -----------------------------------------------------------------
 
 
-def choose_next(probabilities: np.ndarray, top_k: int, temperature: float, random: np.random.Generator) -> int:
+def choose_next(probabilities: np.ndarray, top_k: int, temperature: float, random: np.random.Generator,
+                allowed: np.ndarray | None = None) -> int:
     """Pick the next token's class from the network's probabilities.
 
     top_k = 1 is the original's argmax (no randomness). top_k = K keeps the K
     most likely classes, renormalises and samples; top_k = 0 samples from the
     whole distribution. The temperature reshapes the distribution first:
-    below 1 it sharpens, above 1 it flattens.
+    below 1 it sharpens, above 1 it flattens. allowed: (vocabulary,) bool,
+    the classes that may be chosen at all; by default every one.
     """
+    if allowed is not None:
+        probabilities = np.where(allowed, probabilities, -1.0)  # below every probability: never among the top k
     if top_k == 1:
         return int(np.argmax(probabilities))
     # Work in log space: p ** (1 / T) of a tiny probability underflows.
     logits = np.log(np.maximum(probabilities.astype(np.float64), 1e-30)) / temperature
+    if allowed is not None:
+        logits[~allowed] = -np.inf
     candidates = np.arange(len(logits))
     if 0 < top_k < len(logits):
         # A stable sort, so that ties are broken the same way on every run.
@@ -104,40 +119,172 @@ def probability_function(model: keras.Model, settings: Settings, vocabulary_size
     recurrent dropout is compiled once with XLA, which runs the window's
     chain of small matrix products as one compiled loop (see docs/benchmark.md).
     """
+    return compiled_last_step(inference_copy(model))
+
+
+class WindowRereader:
+    """The original's generation: re-read the whole window at every step, the chosen token appended, the first dropped.
+
+    probabilities_of: probability_function's result. The window holds token
+    *indices*; encode_window makes the whole window's input afresh each step.
+    """
+
+    def __init__(self, probabilities_of, vocabulary_size: int, reads_token_indices: bool = False,
+                 composer: int | None = None):
+        self.probabilities_of, self.vocabulary_size = probabilities_of, vocabulary_size
+        self.reads_token_indices, self.composer = reads_token_indices, composer
+
+    def start(self, windows: np.ndarray) -> np.ndarray:
+        """(songs, time) seed windows -> (songs, vocabulary) probabilities of the first new token."""
+        self.windows = np.array(windows, dtype=np.int32)
+        return self.read()
+
+    def after(self, chosen: np.ndarray) -> np.ndarray:
+        """(songs,) chosen token indices -> (songs, vocabulary) probabilities of the next."""
+        self.windows = np.concatenate([self.windows[:, 1:], chosen[:, np.newaxis]], axis=1)
+        return self.read()
+
+    def read(self) -> np.ndarray:
+        composers = None if self.composer is None else np.full(len(self.windows), self.composer, np.int32)
+        return self.probabilities_of(encode_window(self.windows, self.vocabulary_size, self.reads_token_indices,
+                                                   composers))
+
+
+class StateCarrier:
+    """Generation for an LSTM trained on chunks: read the seed once, then one token a step, carrying the LSTM's state.
+
+    Each new token costs one step of the network instead of a whole window's,
+    and nothing is forgotten when it leaves a window: the state holds all the
+    song so far. The probabilities are those of reading the whole song from the
+    start (tests/test_chunks.py checks this). Two stateful copies of the
+    network share the work: one reads the seed window at once and hands its
+    state to one that takes a single unrolled step a call, the cheaper call.
+    """
+
+    def __init__(self, model: keras.Model, settings: Settings, vocabulary_size: int, songs: int,
+                 composer: int | None = None):
+        self.seed_reader = any_length_copy(model, batch_size=songs, carries_state=True)
+        self.stepper = any_length_copy(model, batch_size=songs, carries_state=True, steps=1)
+        self.read_seed, self.read_step = compiled_last_step(self.seed_reader), compiled_last_step(self.stepper)
+        self.vocabulary_size, self.reads_token_indices, self.composer = (
+            vocabulary_size, settings.reads_token_indices, composer)
+
+    def start(self, windows: np.ndarray) -> np.ndarray:
+        """(songs, time) seed windows, read once -> (songs, vocabulary) probabilities of the first new token."""
+        reset_lstm_states(self.seed_reader)
+        probabilities = self.read_seed(self.network_input(np.asarray(windows, dtype=np.int32)))
+        copy_lstm_states(self.seed_reader, self.stepper)
+        return probabilities
+
+    def after(self, chosen: np.ndarray) -> np.ndarray:
+        """(songs,) chosen token indices, one step -> (songs, vocabulary) probabilities of the next."""
+        return self.read_step(self.network_input(chosen[:, np.newaxis].astype(np.int32)))
+
+    def network_input(self, steps: np.ndarray):
+        composers = None if self.composer is None else np.full(len(steps), self.composer, np.int32)
+        return encode_window(steps, self.vocabulary_size, self.reads_token_indices, composers)
+
+
+def compiled_last_step(model: keras.Model):
+    """network input -> (batch, vocabulary) probabilities after its last step, compiled once with XLA."""
     import tensorflow as tf  # the compiled path is TensorFlow's; Keras runs on it here
 
-    inference = inference_copy(model)
+    reads_last_step = last_step(model)
 
     @tf.function(jit_compile=True, reduce_retracing=True)
     def next_token_probabilities(network_input):
-        return inference(network_input, training=False)
+        return reads_last_step(network_input, training=False)
 
     # A dict of inputs (with --composers) becomes a dict of tensors.
     return lambda network_input: next_token_probabilities(tf.nest.map_structure(tf.constant, network_input)).numpy()
 
 
+def next_token_reader(bundle, songs: int, composer: int | None = None):
+    """How a bundle's network is asked for each next token: carrying its state, or re-reading a window."""
+    vocabulary_size = len(bundle.vocabulary)
+    if bundle.settings.carries_state:
+        return StateCarrier(bundle.model, bundle.settings, vocabulary_size, songs, composer)
+    return WindowRereader(probability_function(bundle.model, bundle.settings, vocabulary_size), vocabulary_size,
+                          bundle.settings.reads_token_indices, composer)
+
+
+def compose(reader, start_windows: np.ndarray, num_notes: int, top_k: int = 1, temperature: float = 1.0,
+            random: np.random.Generator | None = None, end_index: int | None = None, rules=None) -> list[np.ndarray]:
+    """Compose up to `num_notes` tokens after each start window, all songs in one batch.
+
+    reader:     WindowRereader or StateCarrier (see next_token_reader).
+    end_index:  the token that ends a song (performance events' "End"); a song stops after it.
+    rules:      what may come next (performance.SoundingNotes), or None for anything.
+    Returns     one array of token indices per song, num_notes long unless it ended.
+    """
+    random = random or np.random.default_rng()
+    songs = len(start_windows)
+    composed = np.zeros((songs, num_notes), dtype=np.int32)
+    lengths = np.full(songs, num_notes)
+    probabilities = reader.start(start_windows)  # (songs, vocabulary)
+    if rules is not None:
+        rules.start(start_windows)
+    for step in range(num_notes):
+        allowed = None if rules is None else rules.allowed()  # (songs, vocabulary) bool
+        for song in np.flatnonzero(lengths > step):
+            composed[song, step] = choose_next(probabilities[song], top_k, temperature, random,
+                                               None if allowed is None else allowed[song])
+            if composed[song, step] == end_index:
+                lengths[song] = step + 1
+        if step + 1 == num_notes or not np.any(lengths > step + 1):
+            break
+        if rules is not None:
+            rules.after(composed[:, step])
+        probabilities = reader.after(composed[:, step])
+    return [song[:length] for song, length in zip(composed, lengths)]
+
+
 def generate(probabilities_of, start_windows: np.ndarray, num_notes: int, vocabulary_size: int,
              top_k: int = 1, temperature: float = 1.0, random: np.random.Generator | None = None,
              reads_token_indices: bool = False, composer: int | None = None) -> np.ndarray:
-    """Compose `num_notes` tokens after each start window, all songs in one batch.
+    """Compose `num_notes` tokens after each start window by re-reading the window, as the original does.
 
     probabilities_of: network input (see encode_window) -> (batch, vocabulary) probabilities.
     start_windows:    (songs, time) token indices.
     composer:         the composer's number for every song, for a network trained with --composers.
     Returns           (songs, num_notes) token indices.
     """
-    random = random or np.random.default_rng()
-    windows = np.array(start_windows, dtype=np.int32)  # (songs, time), slides one token per step
-    composed = np.zeros((len(windows), num_notes), dtype=np.int32)
-    composers = None if composer is None else np.full(len(windows), composer, np.int32)
-    for step in range(num_notes):
-        network_input = encode_window(windows, vocabulary_size, reads_token_indices, composers)
-        probabilities = probabilities_of(network_input)  # (songs, vocabulary)
-        for song, song_probabilities in enumerate(probabilities):
-            composed[song, step] = choose_next(song_probabilities, top_k, temperature, random)
-        # Append the chosen *index*; encode_window makes the whole window's input afresh next step.
-        windows = np.concatenate([windows[:, 1:], composed[:, step : step + 1]], axis=1)
-    return composed
+    reader = WindowRereader(probabilities_of, vocabulary_size, reads_token_indices, composer)
+    return np.stack(compose(reader, start_windows, num_notes, top_k, temperature, random))
+
+
+def song_rules(bundle, only_possible: bool = True) -> tuple[int | None, object]:
+    """What ends a song and what may come next, by the bundle's representation: (end index or None, rules or None).
+
+    Performance events end a song at "End", and with only_possible a key is
+    struck only while up and released only while down (performance.SoundingNotes).
+    Note tokens have neither.
+    """
+    if bundle.settings.representation != "events":
+        return None, None
+    rules = performance.SoundingNotes(bundle.vocabulary.tokens) if only_possible else None
+    return bundle.vocabulary.index_of.get(performance.END), rules
+
+
+def compose_for_bundle(bundle, start_windows: np.ndarray, num_notes: int, top_k: int = 1, temperature: float = 1.0,
+                       random: np.random.Generator | None = None, composer: int | None = None,
+                       only_possible: bool = True) -> list[np.ndarray]:
+    """compose, asking the bundle's network as it was trained to be asked, with its representation's song_rules."""
+    reader = next_token_reader(bundle, len(start_windows), composer)
+    end_index, rules = song_rules(bundle, only_possible)
+    return compose(reader, start_windows, num_notes, top_k, temperature, random, end_index, rules)
+
+
+def compose_songs(bundle, composer: int | None, num_songs: int, num_notes: int, top_k: int = 1,
+                  temperature: float = 1.0, seed: int | None = None,
+                  only_possible: bool = True) -> tuple[np.ndarray, list[np.ndarray]]:
+    """What predict.py composes with these choices and no --prime: (seed windows, each song's token indices).
+
+    The same bundle, choices and seed give the same songs as predict.py --seed writes.
+    """
+    random = np.random.default_rng(seed)
+    starts = seed_windows(pieces_of_composer(bundle, composer), bundle.settings.sequence_length, num_songs, random)
+    return starts, compose_for_bundle(bundle, starts, num_notes, top_k, temperature, random, composer, only_possible)
 
 
 # --- Tokens -> MIDI -----------------------------------------------------------

@@ -4,7 +4,8 @@ In:  the pieces from parse.py (lists of token strings) and the settings.
 Out: a `Vocabulary` (sorted tokens <-> integer classes), `Windows` of
      `sequence_length` token indices each with the index that follows as its
      target (and, with --composers, the composer of its piece), and
-     `WindowBatches` that feed them to Keras.
+     `WindowBatches` that feed them to Keras; with --chunks, `ChunkBatches`
+     of consecutive chunks of each piece instead.
 
 The original network's input at every step is ONE number, the token's index
 divided by the vocabulary size; with --embedding it is the index itself, which
@@ -213,3 +214,89 @@ class WindowBatches(keras.utils.PyDataset):
     def on_epoch_end(self) -> None:
         if self.shuffle:
             self.random.shuffle(self.order)
+
+
+# --- Chunks --------------------------------------------------------------------
+#
+# Sliding a window one token at a time and learning every step of it computes
+# each target sequence_length times an epoch. Chunks cut each piece into
+# consecutive stretches instead, as char-rnn and Performance RNN train: every
+# target of every piece is learned exactly once an epoch.
+
+
+def chunk_spans(piece_lengths, chunk_length: int, offsets=None) -> np.ndarray:
+    """Where each chunk lies: (chunks, 3) rows of (piece number, first input position, inputs).
+
+    A piece of L tokens has L - 1 targets, the tokens at positions 1 .. L - 1,
+    each read after the tokens before it. Its inputs 0 .. L - 2 are cut at
+    `offset`, offset + chunk_length, offset + 2 chunk_length, ...; so the
+    first chunk is shorter when offset > 0, and so may be the last. Moving the
+    offset each epoch moves the cuts, so no token always starts a chunk.
+    offsets: (pieces,) in 0 .. chunk_length - 1; all 0 by default.
+    """
+    rows = []
+    for piece, length in enumerate(piece_lengths):
+        inputs = int(length) - 1  # the last token is only ever a target
+        offset = 0 if offsets is None else int(offsets[piece])
+        cuts = list(range(offset, inputs, chunk_length))
+        if offset > 0 and inputs > 0:
+            cuts.insert(0, 0)
+        for start, end in zip(cuts, cuts[1:] + [inputs]):
+            rows.append((piece, start, end - start))
+    return np.array(rows, dtype=np.int64).reshape(-1, 3)
+
+
+class ChunkBatches(keras.utils.PyDataset):
+    """Batches of chunks for model.fit: (network input, targets, weights), each (batch, chunk_length).
+
+    Each chunk's targets are its inputs moved on by one token. A chunk shorter
+    than chunk_length is padded at its end with token 0, and its padding has
+    weight 0: the loss counts real targets only, and since both networks look
+    only backwards, the padding changes no real target's probabilities.
+    With shuffle, the cuts move and the chunks are shuffled each epoch; the
+    number of batches stays the same (Keras counts them once), so a batch
+    holds about batch_size chunks.
+    """
+
+    def __init__(self, index_pieces: list, vocabulary_size: int, chunk_length: int, batch_size: int, shuffle: bool,
+                 seed: int = 0, reads_token_indices: bool = False, piece_composers: np.ndarray | None = None):
+        super().__init__()
+        self.piece_lengths = np.array([len(piece) for piece in index_pieces], dtype=np.int64)
+        self.piece_starts = np.concatenate([[0], np.cumsum(self.piece_lengths)[:-1]]).astype(np.int64)
+        self.token_indices = (np.concatenate(index_pieces).astype(np.int32) if len(index_pieces)
+                              else np.zeros(0, np.int32))
+        self.vocabulary_size, self.chunk_length = vocabulary_size, chunk_length
+        self.reads_token_indices = reads_token_indices
+        self.piece_composers = None if piece_composers is None else np.asarray(piece_composers, np.int32)
+        self.shuffle = shuffle
+        self.random = np.random.default_rng(seed)
+        fewest = len(chunk_spans(self.piece_lengths, chunk_length))  # cut at 0: no piece has a short first chunk
+        most = fewest + int(np.sum(self.piece_lengths > 2)) if shuffle else fewest
+        self.batch_count = max(1, min(-(-most // batch_size), fewest))
+        self.on_epoch_end()
+
+    def __len__(self) -> int:
+        return self.batch_count
+
+    @property
+    def target_count(self) -> int:
+        """Every target of every piece: the tokens after each piece's first."""
+        return int(np.sum(np.maximum(self.piece_lengths - 1, 0)))
+
+    def __getitem__(self, batch_number: int):
+        spans = self.spans[self.batches[batch_number]]  # (batch, 3)
+        steps = np.arange(self.chunk_length)
+        is_real = steps[np.newaxis, :] < spans[:, 2:3]  # (batch, time)
+        positions = self.piece_starts[spans[:, 0:1]] + spans[:, 1:2] + steps  # (batch, time) into token_indices
+        positions = np.where(is_real, positions, 0)
+        inputs = np.where(is_real, self.token_indices[positions], 0)
+        targets = np.where(is_real, self.token_indices[np.minimum(positions + 1, len(self.token_indices) - 1)], 0)
+        composers = None if self.piece_composers is None else self.piece_composers[spans[:, 0]]
+        network_input = encode_window(inputs, self.vocabulary_size, self.reads_token_indices, composers)
+        return network_input, targets.astype(np.int32), is_real.astype(np.float32)
+
+    def on_epoch_end(self) -> None:
+        offsets = self.random.integers(self.chunk_length, size=len(self.piece_lengths)) if self.shuffle else None
+        self.spans = chunk_spans(self.piece_lengths, self.chunk_length, offsets)
+        order = self.random.permutation(len(self.spans)) if self.shuffle else np.arange(len(self.spans))
+        self.batches = np.array_split(order, self.batch_count)

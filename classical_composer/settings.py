@@ -105,6 +105,7 @@ class Settings:
     validation_split: float = 0.1  # share of the *files* held out to judge the model
     patience: int = 0  # stop after this many epochs without improvement; 0 = never
     every_step: bool = False  # learn the next token after every step of a window, not only after its last
+    chunks: bool = False  # learn from consecutive chunks of each piece, every target once an epoch (implies every_step)
     optimizer: str = "rmsprop"  # a key of OPTIMIZERS; the original used RMSprop
     learning_rate: float = 0.001  # step size of the optimizer (Keras' default for both)
     keep_best: str = "loss"  # a key of KEEP_BEST: which epoch the bundle keeps
@@ -173,8 +174,18 @@ class Settings:
 
         The transformer always does: it sees every step's prefix at once, so
         training it on one target per window would waste all the others.
+        Chunks are learned at every step too: that is what they are for.
         """
-        return self.every_step or self.model == "transformer"
+        return self.every_step or self.chunks or self.model == "transformer"
+
+    @property
+    def carries_state(self) -> bool:
+        """Whether generation reads the seed once and then one token a step, carrying the LSTM's state.
+
+        Only an LSTM trained on chunks: it learned to predict from everything
+        before a target, not from a window of a fixed length.
+        """
+        return self.chunks and self.model == "lstm"
 
     def encoding(self) -> dict:
         """The fields that decide which tokens a MIDI file gives (used as a cache key)."""

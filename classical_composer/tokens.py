@@ -24,6 +24,7 @@ Each combination is one class for the network, as in the write-up the
 improvements come from ("A short 31").
 """
 
+import re
 from typing import NamedTuple
 
 # --- Time -----------------------------------------------------------------
@@ -49,6 +50,12 @@ VELOCITY_LEVELS = (31, 59, 81, 102)
 
 REST = "rest"
 CHORD_SEPARATOR = "."
+
+# What a SOUND may be, so that decode refuses anything else ("banana").
+# A note as music21 spells it: a letter, up to three sharps (#) or flats (-), an octave ("F#2", "E-4", "C-1").
+NOTE_NAME = r"[A-G](?:#{1,3}|-{1,3})?-?[0-9]+"
+PITCH_CLASS = r"(?:1[01]|[0-9])"  # 0 to 11: a faithful chord's parts (one alone when its notes are octaves apart)
+SOUND = re.compile(rf"{REST}|{PITCH_CLASS}(?:\.{PITCH_CLASS})*|{NOTE_NAME}(?:\.{NOTE_NAME})*")
 
 
 class Event(NamedTuple):
@@ -98,6 +105,9 @@ def decode(token: str) -> Event:
         velocity = int(rest.pop(0))
     if rest or not sound:
         raise ValueError(f"{token!r} is not a token of this grammar")
+    if not SOUND.fullmatch(sound):
+        raise ValueError(f"{token!r} is not a token of this grammar: {sound!r} is neither a note (E-4), "
+                         f"a chord (4.8.11 or C2.G2.E-4) nor a rest")
     return Event(sound, length, velocity)
 
 

@@ -34,19 +34,22 @@ from classical_composer.bundle import (
 )
 from classical_composer.cli import UserError
 from classical_composer.corpus import check_midi_folder, parse_folder
-from classical_composer.evaluate import count_model_figures, evaluate, format_comparison
+from classical_composer.evaluate import count_model_figures, default_first_target, evaluate, format_comparison
 from classical_composer.network import build_network, fast_lstm_pays
 from classical_composer.plot import plot_training
-from classical_composer.prepare_sequences import Vocabulary, WindowBatches, Windows, make_windows, split_by_file
+from classical_composer.prepare_sequences import (
+    ChunkBatches, Vocabulary, WindowBatches, Windows, make_windows, split_by_file,
+)
 from classical_composer.settings import KEEP_BEST, Settings
 from classical_composer.token_parts import token_parts
 
 TRAINING_PICTURE = "training.png"
 # Settings added after --resume existed, with their defaults; see data_fingerprint.
 SETTINGS_ADDED_LATER = {"model": "lstm", "dropout": None, "keep_best": "loss", "representation": "notes",
-                        "composers": False}
+                        "composers": False, "chunks": False}
 STATISTICS_WINDOWS = 2048  # training windows that batch-norm statistics are measured on after each epoch
 STATISTICS_BATCH_SIZE = 512  # windows per forward pass while measuring them: fewer, larger passes are faster
+STATISTICS_CHUNK_TOKENS = 65536  # with --chunks, tokens instead (2048 windows of 32): long windows need fewer
 
 
 def data_fingerprint(settings: Settings, training_pieces: list, validation_pieces: list) -> str:
@@ -98,7 +101,8 @@ class RefreshBatchNormStatistics(keras.callbacks.Callback):
 
 def statistics_sample(windows: Windows, vocabulary_size: int, settings: Settings) -> WindowBatches:
     """A fixed, evenly spread sample of training windows for RefreshBatchNormStatistics."""
-    count = min(len(windows), STATISTICS_WINDOWS)
+    wanted = max(1, STATISTICS_CHUNK_TOKENS // settings.sequence_length) if settings.chunks else STATISTICS_WINDOWS
+    count = min(len(windows), wanted)
     picked = np.linspace(0, len(windows) - 1, count).astype(np.int64)
     return WindowBatches(windows.subset(picked), vocabulary_size, STATISTICS_BATCH_SIZE, shuffle=False,
                          reads_token_indices=settings.reads_token_indices)
@@ -162,6 +166,11 @@ class Composers:
                             for pieces in (training_pieces, validation_pieces)))
 
 
+def composers_if_read(settings: Settings, piece_composers: np.ndarray) -> np.ndarray | None:
+    """Each piece's composer number when the network reads it (--composers), else None."""
+    return piece_composers if settings.composers else None
+
+
 def describe(corpus, training_pieces, validation_pieces, vocabulary, train_windows, validation_windows) -> dict:
     """The numbers worth printing and keeping in the bundle."""
     return {
@@ -187,7 +196,7 @@ def quarters_of_music(midi_dir: Path, pieces: list, representation: str) -> floa
         return float(sum(performance.beats(piece.tokens) for piece in pieces))
     try:
         return float(sum(performance.beats(performance.performance_of_midi(midi_dir / piece.name)) for piece in pieces))
-    except Exception:  # a file music21 read as a score but not as MIDI events: no figure rather than a wrong one
+    except ValueError:  # performance.py's word for unusable timing (SMPTE frames): no figure rather than a wrong one
         return None
 
 
@@ -200,15 +209,46 @@ def check_out_folder(out: Path) -> None:
         raise UserError(f"cannot make the bundle folder {out}, because {nearest} is a file; choose another --out")
     if not os.access(nearest, os.W_OK | os.X_OK):
         raise UserError(f"cannot write the bundle folder {out}, because {nearest} is not writable; choose another --out")
+    from classical_composer.bundle import files_not_written_here
+
+    # Training into a bundle (or an interrupted run) replaces it; a folder of other things is left alone.
+    if out.is_dir() and not (out / POINTER_FILE).exists() and not (out / RESUME_FILE).exists():
+        others = files_not_written_here(out)
+        if others:
+            listed = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
+            raise UserError(f"--out {out} holds no bundle but other files ({listed}); choose a new or empty folder "
+                            f"for the bundle")
 
 
-def training_batches(windows, vocabulary_size: int, settings: Settings, first_epoch: int = 0) -> WindowBatches:
-    """Shuffled training batches; resumed at `first_epoch`, they come in the order an uninterrupted run's would."""
-    batches = WindowBatches(windows, vocabulary_size, settings.batch_size, shuffle=True, seed=settings.seed,
-                            reads_token_indices=settings.reads_token_indices, every_step=settings.predicts_every_step)
+def training_batches(windows: Windows, index_pieces: list, piece_composers: np.ndarray | None, vocabulary_size: int,
+                     settings: Settings, first_epoch: int = 0):
+    """Shuffled training batches; resumed at `first_epoch`, they come in the order an uninterrupted run's would.
+
+    Windows slid one token at a time (the original), or with --chunks consecutive chunks of each piece.
+    """
+    if settings.chunks:
+        batches = ChunkBatches(index_pieces, vocabulary_size, settings.sequence_length, settings.batch_size,
+                               shuffle=True, seed=settings.seed, reads_token_indices=settings.reads_token_indices,
+                               piece_composers=piece_composers)
+    else:
+        batches = WindowBatches(windows, vocabulary_size, settings.batch_size, shuffle=True, seed=settings.seed,
+                                reads_token_indices=settings.reads_token_indices,
+                                every_step=settings.predicts_every_step)
     for _ in range(first_epoch):  # Keras shuffles them once more after every epoch
         batches.on_epoch_end()
     return batches
+
+
+def validation_batches(windows: Windows, index_pieces: list, piece_composers: np.ndarray | None,
+                       vocabulary_size: int, settings: Settings):
+    """Held-out batches: with --chunks every held-out target once; otherwise the token after each window."""
+    if settings.chunks:
+        return ChunkBatches(index_pieces, vocabulary_size, settings.sequence_length, settings.batch_size,
+                            shuffle=False, reads_token_indices=settings.reads_token_indices,
+                            piece_composers=piece_composers)
+    return WindowBatches(windows, vocabulary_size, settings.batch_size, shuffle=False,
+                         reads_token_indices=settings.reads_token_indices,
+                         every_step=settings.predicts_every_step, score_last_step=True)
 
 
 def distribution_strategy(devices: list[str] | None = None):
@@ -227,11 +267,12 @@ def distribution_strategy(devices: list[str] | None = None):
 
 
 def train(settings: Settings, midi_dir: Path, out: Path, resume: bool = False, command: str = "",
-          strategy=None) -> dict:
+          strategy=None, tensorboard: Path | None = None) -> dict:
     """Run training from MIDI files to a bundle; return the training history.
 
-    strategy: a tf.distribute strategy (see distribution_strategy) to build and train the network under;
-    None trains on one device.
+    strategy:    a tf.distribute strategy (see distribution_strategy) to build and train the network under;
+                 None trains on one device.
+    tensorboard: a folder for Keras' TensorBoard logs, or None.
     """
     midi_dir, out = Path(midi_dir), Path(out)
     check_midi_folder(midi_dir)
@@ -283,7 +324,7 @@ def train(settings: Settings, midi_dir: Path, out: Path, resume: bool = False, c
     if has_validation:
         # The yardsticks: count models fit on the training files, scored on the held-out targets.
         summary["count_models"] = count_model_figures(training_indices, validation_indices, len(vocabulary),
-                                                      settings.sequence_length)
+                                                      default_first_target(settings))
         print("held-out nats per token of the count models: " + ", ".join(
             f"{name} {summary['count_models'][name]['nats']:.3f}" for name in ("unigram", "bigram", "trigram")))
 
@@ -301,14 +342,17 @@ def train(settings: Settings, midi_dir: Path, out: Path, resume: bool = False, c
     callbacks = [RefreshBatchNormStatistics(statistics_sample(train_windows, len(vocabulary), settings)),
                  KeepBundle(out, settings, vocabulary, training_indices, validation_indices, monitor, summary,
                             fingerprint, history, best, piece_composers)]
+    if tensorboard is not None:  # each epoch's losses and accuracy, to watch with `tensorboard --logdir DIR`
+        callbacks.append(keras.callbacks.TensorBoard(log_dir=str(tensorboard)))
     if settings.patience > 0:
         callbacks.append(keras.callbacks.EarlyStopping(monitor=monitor, mode=KEEP_BEST[settings.keep_best],
                                                        patience=settings.patience))
     model.fit(
-        training_batches(train_windows, len(vocabulary), settings, first_epoch),
-        validation_data=(WindowBatches(validation_windows, len(vocabulary), settings.batch_size, shuffle=False,
-                                       reads_token_indices=settings.reads_token_indices,
-                                       every_step=settings.predicts_every_step, score_last_step=True)
+        training_batches(train_windows, training_indices, composers_if_read(settings, piece_composers.training),
+                         len(vocabulary), settings, first_epoch),
+        validation_data=(validation_batches(validation_windows, validation_indices,
+                                            composers_if_read(settings, piece_composers.validation),
+                                            len(vocabulary), settings)
                          if has_validation else None),
         epochs=settings.epochs,
         initial_epoch=first_epoch,

@@ -5,7 +5,8 @@ original's loop, one `model.predict` on the full window per note; the speed-up
 only counts if the tokens are the same. These tests check that on a tiny
 network built as the original built it, the same network reading token
 indices (--embedding), and that songs composed together in one batch
-(--num-songs) are each the song that would have been composed alone.
+(--num-songs) are each the song that would have been composed alone. The last
+test runs benchmarks/chunks.py's two comparisons at tiny sizes, judging no timing.
 """
 
 import numpy as np
@@ -94,3 +95,25 @@ def test_each_song_of_a_batch_is_the_song_composed_alone(lively_network, start_w
     for song, window in zip(together, start_windows):
         alone = generate(probabilities_of, window[np.newaxis], NUM_NOTES, VOCABULARY_SIZE)
         assert song.tolist() == alone[0].tolist()
+
+
+def test_chunk_benchmark_runs_both_comparisons_on_a_tiny_network():
+    """benchmarks/chunks.py's two comparisons at tiny sizes: every figure is there and positive, and the
+    carried state gives the probabilities of reading the whole song. No timing is judged."""
+    from benchmarks.chunks import Plan, compare_generation, compare_training
+
+    plan = Plan(train_lengths=(8,), train_steps=2, train_rounds=1, notes=3, repeats=1, check_steps=4,
+                seed_length=8, preset="tiny", embedding=4, batch_size=4, vocabulary=VOCABULARY_SIZE,
+                piece_tokens=(12, 24))
+    random = np.random.default_rng(0)
+
+    training = compare_training(plan, random)["8"]
+    for feed in ("sliding_windows", "chunks"):
+        assert training[feed]["rows_per_s"] > 0 and training[feed]["new_targets_per_s"] > 0
+    # A chunk row teaches up to 8 new targets, a window 1.
+    assert training["chunks"]["new_targets_a_batch"] > training["sliding_windows"]["new_targets_a_batch"]
+    assert training["ratio"] > 0 and "ratio_goal_met" not in training  # the goal is set at length 32 only
+
+    generation = compare_generation(plan, random)
+    assert generation["check_max_difference"] <= 1e-5
+    assert generation["carried_s_per_note"] > 0 and generation["reread_s_per_note"] > 0 and generation["ratio"] > 0

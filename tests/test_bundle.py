@@ -6,7 +6,7 @@ import shutil
 import numpy as np
 import pytest
 
-from classical_composer.bundle import FORMAT_VERSION, POINTER_FILE, load_bundle, save_bundle
+from classical_composer.bundle import FORMAT_VERSION, POINTER_FILE, load_bundle, save_bundle, save_token_file
 from classical_composer.cli import UserError
 from classical_composer.network import build_network
 from classical_composer.prepare_sequences import Vocabulary
@@ -179,9 +179,8 @@ def test_a_composer_number_past_the_list_is_refused(composers_bundle, tmp_path):
 @pytest.mark.parametrize("stored_composers", [[2, 0], [1]], ids=["a number past the list", "one piece without"])
 def test_training_tokens_whose_composers_do_not_fit_are_refused(composers_bundle, tmp_path, stored_composers):
     folder = shutil.copytree(composers_bundle, tmp_path / "bundle")
-    token_file = folder / pointer_of(folder)["training_tokens_file"]
-    with np.load(token_file) as stored:
-        arrays = dict(stored)
-    np.savez(token_file, **{**arrays, "piece_composers": np.array(stored_composers)})
+    # Saved as train.py saves them, under the hash of their content: a file changed in place is refused as damaged.
+    rewrite_pointer(folder, training_tokens_file=save_token_file(folder, TRAINING_PIECES, "training_tokens",
+                                                                 np.array(stored_composers)))
     assert refusal(folder) == (f"the composers of the training tokens in {folder} do not fit its list of composers; "
                                f"train the bundle again")

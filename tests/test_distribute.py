@@ -7,6 +7,7 @@ so that run is its own process; the bundle it writes is then read and played
 here like any other.
 """
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -32,14 +33,32 @@ import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 
+from classical_composer import training
 from classical_composer.settings import Settings
-from classical_composer.training import distribution_strategy, train
 
-strategy = distribution_strategy(["/cpu:0", "/cpu:1"])
+# Keep the network train() builds, to see where its variables live once it has trained.
+built = []
+network_to_train = training.network_to_train
+
+
+def network_to_train_kept(*arguments, **keywords):
+    built.append(network_to_train(*arguments, **keywords))  # (model, history, best, first epoch)
+    return built[-1]
+
+
+training.network_to_train = network_to_train_kept
+
+strategy = training.distribution_strategy(["/cpu:0", "/cpu:1"])
 assert strategy.num_replicas_in_sync == 2, strategy.num_replicas_in_sync
-train(Settings(preset="tiny", epochs=1, sequence_length=8, batch_size=32), sys.argv[1], sys.argv[2],
-      strategy=strategy)
+training.train(Settings(preset="tiny", epochs=1, sequence_length=8, batch_size=32), sys.argv[1], sys.argv[2],
+               strategy=strategy)
+model = built[0][0]
+variables = [*model.weights, *model.optimizer.variables]
+mirrored = sum(isinstance(variable.value, tf.distribute.DistributedValues) for variable in variables)
+devices = model.distribute_strategy.num_replicas_in_sync
+print(f"{mirrored} of {len(variables)} variables mirrored over {devices} devices")
 """
+MIRRORED_LINE = re.compile(r"^(\d+) of (\d+) variables mirrored over (\d+) devices$", re.MULTILINE)
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +74,12 @@ def two_device_bundle(training_folder, tmp_path_factory) -> tuple:
 def test_two_logical_devices_train_a_bundle_that_composes(two_device_bundle, tmp_path):
     out, printed = two_device_bundle
     assert "on 2 devices" in printed
+    # Built and trained under the strategy: every weight and every optimizer variable has a copy on each
+    # device. A network built outside strategy.scope() would train on one device, its variables plain ones.
+    counted = MIRRORED_LINE.search(printed)
+    assert counted, printed
+    mirrored, variables, devices = map(int, counted.groups())
+    assert mirrored == variables > 0 and devices == 2
     bundle = load_bundle(out)
     assert bundle.settings == TINY_SETTINGS  # --distribute leaves no trace in the bundle
     assert bundle.training["best_epoch"] == 1

@@ -9,6 +9,7 @@ import argparse
 import dataclasses
 import json
 import math
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -19,12 +20,14 @@ import pytest
 
 import predict as predict_script
 import train as train_script
+from classical_composer import evaluate as evaluate_script
 from classical_composer.bundle import load_bundle
 from classical_composer.corpus import parse_folder, parse_midi_file
 from classical_composer.settings import Settings
-from script_runs import succeeds
+from script_runs import run_main, succeeds
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+README = PROJECT_ROOT / "README.md"
 QUICK_TRAINING = ["--preset", "tiny", "--epochs", "1", "--sequence-length", "8"]
 # A value other than the default for every setting but --transpose (a piece written in C and read
 # back may be heard in another key, and so leave the vocabulary), --mixed-precision (its own test),
@@ -37,8 +40,9 @@ ALL_FLAGS_SETTINGS = Settings(rests=True, octave_chords=True, durations=True, ve
                               preset="tiny", embedding=8, token_parts=True, epochs=3, batch_size=16,
                               validation_split=0.25, patience=2, every_step=True, optimizer="adam",
                               learning_rate=0.01, dropout=0.2, keep_best="accuracy", seed=5)
-LEFT_AT_THEIR_DEFAULTS = {"transpose", "mixed_precision", "model", "representation",
-                          "composers"}  # --composers needs subfolders: test_events_end_to_end.py trains with it
+# --composers needs subfolders: test_events_end_to_end.py trains with it; --chunks replaces the windows
+# --every-step learns from here: test_chunks.py trains with it.
+LEFT_AT_THEIR_DEFAULTS = {"transpose", "mixed_precision", "model", "representation", "composers", "chunks"}
 
 
 def run_script(script: str, *arguments) -> subprocess.CompletedProcess:
@@ -94,6 +98,12 @@ def test_train_writes_a_complete_bundle_with_the_flags_it_was_given(all_flags_bu
     # kept epoch's val_loss is the evaluation's score of the token after each held-out window.
     assert bundle.model.output_shape == (None, 8, len(bundle.vocabulary))
     assert bundle.training["evaluation"]["bundle"]["nats"] == pytest.approx(bundle.training["val_loss"], rel=1e-3)
+    # --optimizer and --learning-rate compiled into the network that trained (the bundle's own model
+    # is saved without its optimizer; the resume state keeps it).
+    resume_file = json.loads((all_flags_bundle / "resume.json").read_text())["model_file"]
+    trained = keras.saving.load_model(all_flags_bundle / resume_file)
+    assert type(trained.optimizer) is keras.optimizers.Adam
+    assert float(trained.optimizer.learning_rate.numpy()) == pytest.approx(0.01)
 
 
 def test_predict_repeats_a_seed_samples_with_top_k_and_reads_back_into_the_vocabulary(tmp_path, all_flags_bundle,
@@ -128,15 +138,36 @@ def test_a_faithful_run_works(tmp_path, tiny_bundle, monkeypatch):
     token_list = parse_midi_file(output, bundle.settings.encoding())
     assert len(token_list) == 20 and set(token_list) <= set(bundle.vocabulary.tokens)
 
+    # --temperature from the command line to the sampler: the whole distribution (--top-k 0), sharpened
+    # until only the likeliest token is left, composes the argmax song of the same seed (at 1.0 it does not).
+    sharpened = tmp_path / "sharpened.mid"
+    predict_in_process(monkeypatch, "--weights", tiny_bundle, "--num-notes", "20", "--seed", "1", "--top-k", "0",
+                       "--temperature", "1e-6", "--output", sharpened)
+    assert sharpened.read_bytes() == output.read_bytes()
 
-def test_mixed_precision_trains_a_bundle_that_composes(tmp_path, parsed_training_folder, monkeypatch):
+
+def test_mixed_precision_without_held_out_files_trains_a_bundle_that_composes(tmp_path, parsed_training_folder,
+                                                                            monkeypatch):
+    """--mixed-precision, and --validation-split 0: the best epoch is judged on the training loss, and
+    with nothing held out there are no count models to compare with and nothing for evaluate to score."""
     out, output = tmp_path / "mixed_bundle", tmp_path / "mixed.mid"
-    succeeds(train_script, *QUICK_TRAINING, "--mixed-precision", "--midi-dir", parsed_training_folder, "--out", out)
+    printed = succeeds(train_script, *QUICK_TRAINING, "--mixed-precision", "--validation-split", "0",
+                       "--midi-dir", parsed_training_folder, "--out", out)
     assert keras.config.dtype_policy().name == "float32"  # the run leaves no global policy behind
+    assert "no validation windows: the best model is judged on the training loss" in printed.splitlines()
+    assert "epoch 1: loss improved to" in printed
+    assert "count models" not in printed and "trigram" not in printed  # no yardstick, no comparison table
 
     bundle = load_bundle(out)
-    assert bundle.settings == Settings(preset="tiny", epochs=1, sequence_length=8, mixed_precision=True)
-    assert bundle.training["best_epoch"] == 1 and math.isfinite(bundle.training["val_loss"])
+    assert bundle.settings == Settings(preset="tiny", epochs=1, sequence_length=8, validation_split=0.0,
+                                       mixed_precision=True)
+    assert (bundle.training["validation_files"], bundle.training["monitor"]) == ([], "loss")
+    assert bundle.validation_pieces == []  # its held-out token file holds no pieces (it once read back as one)
+    assert bundle.training["best_epoch"] == 1 and math.isfinite(bundle.training["loss"])
+    assert not {"val_loss", "count_models", "evaluation"} & set(bundle.training)
+    assert run_main(evaluate_script, "--weights", out) == (
+        2, "", f"error: the bundle in {out} was trained without held-out files (--validation-split 0), so there "
+               f"is nothing to evaluate it on\n")
     lstms = [layer for layer in bundle.model.layers if isinstance(layer, keras.layers.LSTM)]
     assert len(lstms) == bundle.settings.network_size.lstm_layers
     for layer in lstms:  # computes in bfloat16, keeps its weights in float32
@@ -190,7 +221,25 @@ def parser_of(script_module, monkeypatch) -> argparse.ArgumentParser:
     return script_module.parse_arguments([])
 
 
+def readme_flag_table(script_name: str) -> dict[str, str]:
+    """The README's table of a script's flags (its section "## train.py", say): {flag: the default written there}."""
+    section = README.read_text().split(f"\n## {script_name}\n", 1)[1].split("\n## ", 1)[0]
+    rows = (re.match(r"\| `(--[a-z-]+)[^`]*` \| ([^|]+) \|", line) for line in section.splitlines())
+    return {row[1]: row[2].strip().strip("`") for row in rows if row}
+
+
 @pytest.mark.parametrize("script_module", [train_script, predict_script], ids=["train.py", "predict.py"])
-def test_every_flag_has_a_help_string(script_module, monkeypatch):
-    for action in parser_of(script_module, monkeypatch)._actions:
-        assert action.help and action.help != argparse.SUPPRESS, f"{action.option_strings} has no help string"
+def test_every_flag_has_help_that_ends_with_its_default_and_a_row_in_the_readme(script_module, monkeypatch):
+    parser = parser_of(script_module, monkeypatch)
+    shown = help_of_each_flag(parser.format_help())
+    flags = {action.option_strings[-1]: action for action in parser._actions
+             if action.option_strings and action.dest != "help"}
+    readme = readme_flag_table(Path(script_module.__file__).name)
+    assert sorted(readme) == sorted(flags), "the README's table and the flags differ"
+    for flag, action in flags.items():
+        assert action.help and action.help != argparse.SUPPRESS, f"{flag} has no help string"
+        if action.default is False:  # a switch
+            assert "(default:" not in shown[flag] and readme[flag] == "off", flag
+        elif action.default is not None:  # None: decided elsewhere, and both say by what in words
+            assert shown[flag].endswith(f"(default: {action.default})"), shown[flag]
+            assert readme[flag] == str(action.default), flag

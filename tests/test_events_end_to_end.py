@@ -7,6 +7,7 @@ Out: nothing; these tests fail if an events bundle cannot be trained, composed
 """
 
 import json
+import shlex
 import shutil
 
 import pytest
@@ -19,6 +20,7 @@ from classical_composer import performance
 from classical_composer.bundle import load_bundle
 from classical_composer.corpus import parse_folder, parse_midi_file
 from classical_composer.listen import nearest_known_token
+from classical_composer.network import inference_copy
 from classical_composer.report import format_report, generation_report, token_pitches, training_reference
 from classical_composer.settings import Settings
 from midi_fixtures import programs_in, write_training_piece
@@ -122,9 +124,11 @@ def test_an_unknown_primer_event_becomes_the_nearest_known_of_its_kind():
 # --- Composers -------------------------------------------------------------------------
 
 
-def test_the_bundle_knows_each_pieces_composer_from_its_subfolder(events_bundle):
+def test_the_bundle_knows_each_pieces_composer_from_its_subfolder(events_bundle, composers_folder):
     bundle = load_bundle(events_bundle)
-    assert bundle.settings.composers
+    assert bundle.settings.composers and bundle.settings.representation == "events"
+    assert bundle.training["command"] == "python train.py " + shlex.join(
+        [*EVENTS_TRAINING, "--composers", "--midi-dir", str(composers_folder), "--out", str(events_bundle)])
     assert bundle.composers == ["alpha", "beta"]
     assert bundle.training["files_per_composer"] == {"alpha": 3, "beta": 2}
     numbers = [*bundle.training_composers.tolist(), *bundle.validation_composers.tolist()]
@@ -162,11 +166,21 @@ def test_evaluation_scores_the_true_composer_beside_a_wrong_one(events_bundle, t
     printed = succeeds(evaluate_module, "--weights", events_bundle, "--json", tmp_path / "figures.json")
     composers = json.loads((tmp_path / "figures.json").read_text())["composers"]
     assert composers["composers"] == 2
-    assert composers["true_nats"] > 0 and composers["wrong_nats"] > 0
-    assert composers["true_nats"] != composers["wrong_nats"]  # the network reads the composer
-    assert f"told each piece's true composer: {composers['true_nats']:.3f} nats a token" in printed
-    # Performance events keep time: the held-out music's quarter notes are the sum of its waits.
+    # Worked out here: the network told each held-out piece's own composer, and told the other one
+    # (with two composers, the only wrong one). Swapped figures, or one composer for both, fail.
     bundle = load_bundle(events_bundle)
+    scorer = inference_copy(bundle.model)
+
+    def nats_told(composer_numbers):
+        return evaluate_module.network_losses(scorer, bundle.settings, bundle.validation_pieces,
+                                              len(bundle.vocabulary), composer_numbers)[0].mean()
+
+    told = {"true": nats_told(bundle.validation_composers), "wrong": nats_told(1 - bundle.validation_composers)}
+    assert told["true"] != pytest.approx(told["wrong"])  # the network reads the composer
+    assert (composers["true_nats"], composers["wrong_nats"]) == pytest.approx((told["true"], told["wrong"]))
+    assert (f"told each piece's true composer: {composers['true_nats']:.3f} nats a token; told a wrong one "
+            f"(each of the other 1, averaged): {composers['wrong_nats']:.3f}") in printed.splitlines()
+    # Performance events keep time: the held-out music's quarter notes are the sum of its waits.
     quarters = sum(performance.beats(bundle.vocabulary.decode(piece)) for piece in bundle.validation_pieces)
     tokens = sum(len(piece) for piece in bundle.validation_pieces)
     figures = json.loads((tmp_path / "figures.json").read_text())

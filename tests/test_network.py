@@ -10,7 +10,7 @@ import pytest
 from classical_composer.fast_lstm import FastLSTM
 from classical_composer.network import build_network, inference_copy, last_step
 from classical_composer.prepare_sequences import encode_window, token_input_name
-from classical_composer.settings import PRESETS, Settings
+from classical_composer.settings import OPTIMIZERS, PRESETS, Settings
 from classical_composer.token_parts import token_parts
 
 VOCABULARY_SIZE = 37
@@ -57,12 +57,39 @@ def test_original_preset_is_the_original_network():
     assert model.loss == "sparse_categorical_crossentropy"  # sparse integer targets, not one-hot rows
 
 
-def test_output_is_a_probability_distribution():
+def test_output_is_the_softmax_of_the_token_scores():
     model = build_network(Settings(preset="tiny", sequence_length=SEQUENCE_LENGTH), VOCABULARY_SIZE)
     network_input = np.random.default_rng(0).random((3, SEQUENCE_LENGTH, 1), dtype=np.float32)
     probabilities = keras.ops.convert_to_numpy(model(network_input, training=False))
     assert probabilities.shape == (3, VOCABULARY_SIZE)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+    # Each row is exp(score) / sum(exp(scores)) of the last Dense layer's scores for that window, and
+    # nothing else: no second softmax, no temperature, no smoothing.
+    scores = keras.ops.convert_to_numpy(
+        keras.Model(model.input, model.get_layer("token_logits").output)(network_input, training=False))
+    assert not np.allclose(scores[0], scores[1])  # the windows differ, and so do their scores
+    expected = np.exp(scores - scores.max(axis=1, keepdims=True))
+    np.testing.assert_allclose(probabilities, expected / expected.sum(axis=1, keepdims=True), rtol=1e-5, atol=1e-7)
+    # A known distribution comes out as it was put in: scores that ignore the window and equal log p.
+    wanted = np.random.default_rng(1).dirichlet(np.ones(VOCABULARY_SIZE)).astype(np.float32)
+    kernel, _ = model.get_layer("token_logits").get_weights()
+    model.get_layer("token_logits").set_weights([np.zeros_like(kernel), np.log(wanted)])
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(model(network_input, training=False)),
+                               np.tile(wanted, (3, 1)), rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("optimizer, keras_class", sorted(OPTIMIZERS.items()))
+def test_the_network_is_compiled_with_the_optimizer_and_learning_rate_asked_for(optimizer, keras_class):
+    settings = Settings(preset="tiny", sequence_length=SEQUENCE_LENGTH, optimizer=optimizer, learning_rate=0.0125)
+    model = build_network(settings, VOCABULARY_SIZE)
+    assert type(model.optimizer) is getattr(keras.optimizers, keras_class)
+    assert float(model.optimizer.learning_rate.numpy()) == pytest.approx(0.0125)
+    # One step of it moves every trainable weight against its gradient (all ones here).
+    before = [variable.numpy() for variable in model.trainable_variables]
+    model.optimizer.apply([keras.ops.ones_like(variable) for variable in model.trainable_variables],
+                          model.trainable_variables)
+    for old, variable in zip(before, model.trainable_variables):
+        assert (variable.numpy() < old).all()
 
 
 @pytest.mark.parametrize("model_name", ["lstm", "transformer"])

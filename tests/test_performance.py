@@ -207,6 +207,15 @@ def test_a_key_struck_again_while_it_sounds_is_released_first():
     ]
 
 
+def test_a_key_still_down_when_its_track_ends_is_released_there():
+    """Track 1 strikes C4 and ends two beats later (its last message a pedal already up), the key never released;
+    track 2 holds E4 for three beats."""
+    unreleased = note(0, 1, 60)[:1] + pedal(2, 0)  # the note-on alone
+    assert performance.performance_of_midi(midi_bytes(unreleased, note(0, 3, 64))) == START + [
+        "Volume 2", "Note 60 On", "Note 64 On", "Wait 2 beat", "Note 60 Off", "Wait 1 beat", "Note 64 Off", "End",
+    ]
+
+
 def test_two_tracks_striking_one_key_together_make_one_note_at_the_louder_velocity():
     soft, loud = note(0, 1, 60, velocity=40), note(0, 2, 60, velocity=100)
     assert performance.performance_of_midi(midi_bytes(soft, loud)) == START + [

@@ -41,11 +41,12 @@ from script_runs import succeeds
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 FAITHFUL = Settings().encoding()
 ALL_FLAGS = Settings(rests=True, octave_chords=True, durations=True, velocities=True, transpose=True).encoding()
+EVENTS = Settings(representation="events").encoding()  # performance events, read by performance.py
 QUICK_TRAINING = ["--preset", "tiny", "--sequence-length", "8", "--batch-size", "4"]
 KILL_AFTER_SAVE_SECONDS = 0.5  # into the next epoch, which takes a second or more on these files
 SUBPROCESS_TIMEOUT_SECONDS = 300
 
-# The sentence each bad file is skipped with, whatever the encoding.
+# The sentence each bad file is skipped with, whatever the encoding (note tokens or performance events).
 EXPECTED_REASONS = {
     "corrupt_bytes.mid": "it does not start with a MIDI header, so it is not a MIDI file",
     "text_named_midi.mid": "it does not start with a MIDI header, so it is not a MIDI file",
@@ -71,7 +72,7 @@ def mixed_folder(tmp_path_factory) -> Path:
 
 
 @pytest.mark.parametrize("name", sorted(bad_midi.BAD_FILES))
-@pytest.mark.parametrize("encoding", [FAITHFUL, ALL_FLAGS], ids=["faithful", "all flags"])
+@pytest.mark.parametrize("encoding", [FAITHFUL, ALL_FLAGS, EVENTS], ids=["faithful", "all flags", "events"])
 def test_each_bad_file_alone_is_refused_with_its_sentence(name, encoding, tmp_path):
     path = bad_midi.write_files(tmp_path, {name: bad_midi.BAD_FILES[name]}) / name
     with pytest.raises(UnreadableMidi) as error:
@@ -294,21 +295,32 @@ def test_resume_continues_after_the_last_finished_epoch(killed_run, mixed_folder
 
 
 def window_orders(batches, first_epoch: int, epochs: int) -> list:
-    """The order of the training windows at the start of each epoch that model.fit runs."""
+    """The order of the training windows (or chunks) at the start of each epoch that model.fit runs."""
+    def order() -> list:
+        if hasattr(batches, "spans"):  # chunks: where each batch's chunks lie
+            return [batches.spans[rows].tolist() for rows in batches.batches]
+        return batches.order.tolist()
+
     orders = []
-    record = keras.callbacks.LambdaCallback(on_epoch_begin=lambda epoch, logs: orders.append(batches.order.tolist()))
-    model = keras.Sequential([keras.Input((8, 1)), keras.layers.Flatten(), keras.layers.Dense(3, activation="softmax")])
+    record = keras.callbacks.LambdaCallback(on_epoch_begin=lambda epoch, logs: orders.append(order()))
+    # Flatten for a window's one target; a chunk has a target at every step, which Dense alone keeps.
+    every_step = hasattr(batches, "spans")
+    model = keras.Sequential([keras.Input((8, 1)), *([] if every_step else [keras.layers.Flatten()]),
+                              keras.layers.Dense(3, activation="softmax")])
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
     model.fit(batches, initial_epoch=first_epoch, epochs=epochs, callbacks=[record], verbose=0)
     return orders
 
 
-def test_a_resumed_run_sees_the_windows_in_the_order_of_an_uninterrupted_one():
-    settings = Settings(preset="tiny", sequence_length=8, batch_size=4)
+@pytest.mark.parametrize("chunks", [False, True])
+def test_a_resumed_run_sees_the_windows_in_the_order_of_an_uninterrupted_one(chunks):
+    settings = Settings(preset="tiny", sequence_length=8, batch_size=4, chunks=chunks)
     vocabulary = Vocabulary(["C4", "D4", "E4"])
-    windows = make_windows([Piece("scale", ["C4", "D4", "E4"] * 10)], vocabulary, settings.sequence_length)
-    uninterrupted = window_orders(training_batches(windows, len(vocabulary), settings), 0, 4)
-    resumed = window_orders(training_batches(windows, len(vocabulary), settings, first_epoch=2), 2, 4)
+    pieces = [Piece("scale", ["C4", "D4", "E4"] * 10), Piece("other", ["E4", "C4"] * 12)]
+    windows = make_windows(pieces, vocabulary, settings.sequence_length)
+    indices = [vocabulary.encode(piece.tokens) for piece in pieces]
+    uninterrupted = window_orders(training_batches(windows, indices, None, len(vocabulary), settings), 0, 4)
+    resumed = window_orders(training_batches(windows, indices, None, len(vocabulary), settings, first_epoch=2), 2, 4)
     assert resumed == uninterrupted[2:]
     assert uninterrupted[2] != uninterrupted[0]  # each epoch is shuffled afresh
 
@@ -481,7 +493,8 @@ def damage_bundle(bundle: Path, copy: Path, damage: str) -> Path:
     [
         ("no folder", "there is no bundle folder {folder}; train one with: python train.py --out {folder}"),
         ("model missing", "{folder} is incomplete: {model_file} is missing; train it again"),
-        ("model cut short", "{folder}/{model_file} cannot be loaded as a Keras model (ValueError); train the bundle again"),
+        ("model cut short", "{folder}/{model_file} is damaged (cut short or changed since it was saved), so it cannot "
+                            "be loaded as a Keras model; train the bundle again"),
         ("newer format", "{folder} was written in bundle format {newer}, but this version reads format {version} "
                          "and older; update classical-composer or retrain"),
         ("unknown format", "{folder}/bundle.json is not a classical-composer bundle"),

@@ -1,21 +1,28 @@
 """The pretrained bundles: weights/ (note tokens) and weights/events/ (performance events, with composers).
 
-In:  the shipped weights/ folder.
+In:  the shipped weights/ folder; and conftest's tiny bundle, written here by train.py.
 Out: nothing; these tests fail if a bundle is damaged, too large, learns less
      than a trigram table, collapses, or recites its training pieces; or if the
      events bundle writes no better for being told the true composer.
+
+The tests named test_the_shipped_... read the committed files alone. What
+keeps those files as they are (a network saved without its optimizer, the
+resume state in files of its own) is code, checked at the end on the tiny bundle.
 """
 
+import io
 import json
+import shutil
+import zipfile
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pytest
 
 from classical_composer.bundle import load_bundle
 from classical_composer.counting import CountModel, score
-from classical_composer.evaluate import evaluate, network_losses
-from classical_composer.network import inference_copy
+from classical_composer.evaluate import default_first_target, evaluate, network_losses, network_scorer
 from classical_composer.predict import generate, probability_function, seed_windows
 from classical_composer.report import longest_copied_stretch, longest_run
 
@@ -35,12 +42,12 @@ def bundle():
     return load_bundle(WEIGHTS)
 
 
-def test_bundles_are_small_enough_to_ship():
+def test_the_shipped_bundles_are_small_enough_to_ship():
     assert sum(path.stat().st_size for path in WEIGHTS.iterdir() if path.is_file()) < MAX_BUNDLE_BYTES
     assert sum(path.stat().st_size for path in WEIGHTS.rglob("*") if path.is_file()) < MAX_SHIPPED_BYTES
 
 
-def test_bundles_ship_no_resume_state():
+def test_the_shipped_bundles_hold_no_resume_state():
     for folder in (WEIGHTS, EVENTS_WEIGHTS):
         assert not (folder / "resume.json").exists()
         assert not list(folder.glob("resume-*"))
@@ -53,7 +60,7 @@ def test_bundle_beats_the_trigram_on_its_held_out_files(bundle):
     assert results["bundle"]["accuracy"] > results["trigram"]["accuracy"]
 
 
-def test_bundle_records_the_command_and_all_four_features(bundle):
+def test_the_shipped_bundle_records_the_command_and_all_four_features(bundle):
     settings = bundle.settings
     assert settings.rests and settings.octave_chords and settings.durations and settings.velocities
     command = json.loads((WEIGHTS / "bundle.json").read_text())["training"]["command"]
@@ -94,15 +101,15 @@ def events_scores(events_bundle):
     """{"true", "wrong": (nats, ranked first) per target, "trigram": score's figures} on the held-out stretches."""
     bundle, vocabulary_size = events_bundle, len(events_bundle.vocabulary)
     stretches = [piece[:HELD_OUT_EVENTS_PER_FILE] for piece in bundle.validation_pieces]
-    scorer = inference_copy(bundle.model)
+    scorer = network_scorer(bundle.model, bundle.settings)
     wrong_composers = (bundle.validation_composers + 1) % len(bundle.composers)
     trigram = CountModel(3, vocabulary_size).fit(bundle.training_pieces)
     return {"true": network_losses(scorer, bundle.settings, stretches, vocabulary_size, bundle.validation_composers),
             "wrong": network_losses(scorer, bundle.settings, stretches, vocabulary_size, wrong_composers),
-            "trigram": score(trigram.probabilities, stretches, first_target=bundle.settings.sequence_length)}
+            "trigram": score(trigram.probabilities, stretches, first_target=default_first_target(bundle.settings))}
 
 
-def test_the_events_bundle_learned_events_and_composers(events_bundle):
+def test_the_shipped_events_bundle_records_events_and_composers(events_bundle):
     assert events_bundle.settings.representation == "events" and events_bundle.settings.composers
     assert {"bach", "palestrina", "monteverdi", "beethoven"} <= set(events_bundle.composers)
     command = json.loads((EVENTS_WEIGHTS / "bundle.json").read_text())["training"]["command"]
@@ -117,3 +124,37 @@ def test_the_events_bundle_beats_its_own_trigram(events_scores):
 
 def test_the_true_composer_predicts_held_out_music_better_than_a_wrong_one(events_scores):
     assert events_scores["true"][0].mean() < events_scores["wrong"][0].mean()
+
+
+# --- The code behind the shipped files, on the tiny bundle train.py writes in conftest ---------------
+# (test_learning.py and test_events_end_to_end.py check that a bundle records the exact command.)
+
+
+def saved_with_optimizer_state(model_file: Path) -> bool:
+    """Whether a .keras file holds an optimizer's variables beside the network's weights."""
+    with zipfile.ZipFile(model_file) as archive, h5py.File(io.BytesIO(archive.read("model.weights.h5"))) as weights:
+        return "optimizer" in weights
+
+
+def test_train_saves_the_network_without_optimizer_state_and_the_resume_state_apart(tiny_bundle):
+    pointer = json.loads((tiny_bundle / "bundle.json").read_text())
+    resume = json.loads((tiny_bundle / "resume.json").read_text())
+    assert {key for key in pointer if key.endswith("_file")} == {"model_file", "training_tokens_file",
+                                                                 "validation_tokens_file"}
+    bundle_model, resume_model = tiny_bundle / pointer["model_file"], tiny_bundle / resume["model_file"]
+    assert resume_model != bundle_model and resume_model.name.startswith("resume-")
+    # The same epoch twice: for predict the network alone, for --resume with RMSprop's state as well.
+    assert not saved_with_optimizer_state(bundle_model)
+    assert saved_with_optimizer_state(resume_model)
+    assert bundle_model.stat().st_size < resume_model.stat().st_size
+
+
+def test_a_bundle_without_its_resume_state_is_whole(tiny_bundle, tmp_path):
+    """What is shipped: the folder train.py wrote, less resume.json and the model it names."""
+    shipped = Path(shutil.copytree(tiny_bundle, tmp_path / "shipped", ignore=shutil.ignore_patterns("resume*")))
+    assert not (shipped / "resume.json").exists() and not list(shipped.glob("resume-*"))
+    kept, whole = load_bundle(shipped), load_bundle(tiny_bundle)
+    assert (kept.settings, kept.vocabulary.tokens, kept.training) == (whole.settings, whole.vocabulary.tokens,
+                                                                      whole.training)
+    for shipped_weights, trained_weights in zip(kept.model.get_weights(), whole.model.get_weights(), strict=True):
+        np.testing.assert_array_equal(shipped_weights, trained_weights)

@@ -1,5 +1,6 @@
 """The transformer (--model transformer): every preset builds with a prediction after every step,
-the causal mask holds, and train.py writes a bundle that predict.py composes from twice alike.
+the causal mask holds, and train.py writes a bundle that predict.py composes from twice alike for one seed,
+and otherwise for another.
 (That the saved model loads in plain Keras, without this project, is checked in test_learning.py.)"""
 
 import keras
@@ -119,10 +120,11 @@ def test_distribute_without_a_gpu_says_so_in_one_line_and_trains(transformer_run
     assert (out / "bundle.json").is_file()
 
 
-def test_predict_composes_the_same_file_twice_from_a_seed(transformer_run, tmp_path):
+def test_predict_composes_the_same_file_twice_from_a_seed_and_another_from_another_seed(transformer_run, tmp_path):
     out, _ = transformer_run
-    first, second = tmp_path / "first.mid", tmp_path / "second.mid"
-    for output in (first, second):
-        succeeds(predict_script, "--weights", out, "--top-k", "7", "--seed", "1", "--num-notes", "40",
+    first, second, other_seed = tmp_path / "first.mid", tmp_path / "second.mid", tmp_path / "other_seed.mid"
+    for output, seed in ((first, "1"), (second, "1"), (other_seed, "2")):
+        succeeds(predict_script, "--weights", out, "--top-k", "7", "--seed", seed, "--num-notes", "40",
                  "--output", output)
     assert first.read_bytes() == second.read_bytes()
+    assert other_seed.read_bytes() != first.read_bytes()

@@ -1,0 +1,239 @@
+"""Training on chunks, generation that carries the LSTM's state, whole-piece evaluation, and songs that end.
+
+In:  hand-made pieces of token indices, tiny networks, and conftest's composer folder for two tiny bundles.
+Out: nothing; these tests fail if a target is learned twice or never in an
+     epoch, if padding weighs in the loss, if carrying the state gives other
+     probabilities than reading the whole song, if a song goes on after End,
+     if a sounding key may be struck again or a silent one released, or if a
+     chunk-trained bundle does not compose byte-identically twice.
+"""
+
+import shutil
+from collections import Counter
+
+import keras
+import numpy as np
+import pytest
+
+import predict as predict_script
+import train as train_script
+from classical_composer import evaluate as evaluate_module
+from classical_composer import performance
+from classical_composer.bundle import load_bundle
+from classical_composer.corpus import parse_folder
+from classical_composer.network import any_length_copy, build_network
+from classical_composer.predict import StateCarrier, compose, compose_for_bundle
+from classical_composer.prepare_sequences import ChunkBatches, chunk_spans
+from classical_composer.settings import Settings
+from midi_fixtures import write_training_piece
+from script_runs import succeeds
+
+# --- Chunks -------------------------------------------------------------------
+
+# Three pieces whose tokens say where they are: piece p's token at position i is 10 p + i.
+PIECES = [np.arange(0, 5), np.arange(10, 11), np.arange(20, 29)]  # 4, 0 and 8 targets
+
+
+def learned_targets(batches: ChunkBatches) -> Counter:
+    """Every target an epoch of batches teaches (weight 1), counted; and checks each is its input's next token."""
+    counted = Counter()
+    for number in range(len(batches)):
+        inputs, targets, weights = batches[number]
+        for row in range(len(inputs)):
+            for step in np.flatnonzero(weights[row]):
+                assert targets[row, step] == inputs[row, step] + 1  # the token after the one read
+                counted[int(targets[row, step])] += 1
+    return counted
+
+
+def test_chunk_spans_cut_each_piece_at_the_offset_and_every_chunk_length_after():
+    spans = chunk_spans([5, 1, 9], chunk_length=3, offsets=[2, 0, 1])
+    # Piece 0 has inputs 0..3: cut at 0, 2; piece 1 none; piece 2 inputs 0..7: cut at 0, 1, 4, 7.
+    assert spans.tolist() == [[0, 0, 2], [0, 2, 2], [2, 0, 1], [2, 1, 3], [2, 4, 3], [2, 7, 1]]
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_an_epoch_of_chunks_teaches_every_target_exactly_once(shuffle):
+    batches = ChunkBatches(PIECES, vocabulary_size=30, chunk_length=3, batch_size=2, shuffle=shuffle,
+                           reads_token_indices=True)
+    every_target = Counter(int(token) for piece in PIECES for token in piece[1:])
+    for _ in range(4):  # the cuts move each epoch; the targets stay the same
+        assert learned_targets(batches) == every_target
+        assert batches.target_count == sum(every_target.values()) == 12
+        batches.on_epoch_end()
+
+
+def test_padding_has_no_weight_and_the_number_of_batches_never_changes():
+    batches = ChunkBatches(PIECES, vocabulary_size=30, chunk_length=4, batch_size=2, shuffle=True, seed=3)
+    counts = set()
+    for _ in range(6):
+        counts.add(len(batches))
+        for number in range(len(batches)):
+            inputs, targets, weights = batches[number]
+            assert inputs.shape == (len(targets), 4, 1)  # the original's scaled input, one number a step
+            assert set(np.unique(weights)) <= {0.0, 1.0}
+            # A chunk's real steps come first; everything after them is padding of token 0.
+            real = weights.astype(bool)
+            assert np.all(real[:, :-1] >= real[:, 1:])
+            assert np.all(targets[~real] == 0) and np.all(inputs[~real] == 0)
+        batches.on_epoch_end()
+    assert len(counts) == 1
+
+
+def test_composers_follow_their_piece_into_every_chunk():
+    batches = ChunkBatches(PIECES, vocabulary_size=30, chunk_length=3, batch_size=8, shuffle=True,
+                           reads_token_indices=True, piece_composers=np.array([1, 0, 2]))
+    network_input, _, weights = batches[0]
+    piece_of_row = network_input["token_indices"][:, 0] // 10  # the first token of a chunk tells its piece
+    assert np.all(network_input["composer_indices"] == np.array([1, 0, 2])[piece_of_row][:, np.newaxis])
+
+
+# --- Carried state --------------------------------------------------------------
+
+
+def tiny_chunk_network(composers: int = 0):
+    settings = Settings(chunks=True, preset="tiny", embedding=4, sequence_length=8, composers=composers > 0)
+    keras.utils.set_random_seed(5)
+    return settings, build_network(settings, vocabulary_size=11, composer_count=composers)
+
+
+@pytest.mark.parametrize("composers", [0, 2])
+def test_carrying_the_state_gives_the_probabilities_of_reading_the_whole_song(composers):
+    settings, model = tiny_chunk_network(composers)
+    songs = np.random.default_rng(0).integers(11, size=(2, 30)).astype(np.int32)  # longer than the window
+    composer = 1 if composers else None
+    carrier = StateCarrier(model, settings, 11, songs=2, composer=composer)
+    carried = [carrier.start(songs[:, :8])] + [carrier.after(songs[:, step]) for step in range(8, 29)]
+    carried = np.stack(carried, axis=1)  # (songs, steps 7..28, vocabulary)
+
+    whole = any_length_copy(model)
+    network_input = songs if not composers else {"token_indices": songs,
+                                                 "composer_indices": np.full(songs.shape, 1, np.int32)}
+    read_at_once = keras.ops.convert_to_numpy(whole(network_input, training=False))[:, 7:29]
+    np.testing.assert_allclose(carried, read_at_once, atol=1e-5)
+    # A second batch of songs starts afresh, not where the first ended.
+    np.testing.assert_allclose(carrier.start(songs[:, :8]), carried[:, 0], atol=1e-6)
+
+
+def test_whole_piece_evaluation_scores_every_target_after_all_before_it():
+    settings, model = tiny_chunk_network()
+    pieces = [np.random.default_rng(number).integers(11, size=length).astype(np.int32)
+              for number, length in enumerate([3, 40, 17])]
+    scorer = evaluate_module.network_scorer(model, settings)
+    nats, ranked_first = evaluate_module.network_losses(scorer, settings, pieces, 11)
+    assert len(nats) == sum(len(piece) - 1 for piece in pieces)
+    expected = []
+    for piece in pieces:  # each piece alone, read whole
+        probabilities = keras.ops.convert_to_numpy(scorer(piece[np.newaxis, :-1], training=False))[0]
+        expected.extend(-np.log(probabilities[np.arange(len(piece) - 1), piece[1:]]))
+    np.testing.assert_allclose(nats, expected, rtol=1e-5)
+    # From position 10 on: the same losses, less the first nine of each piece that has them.
+    later, _ = evaluate_module.network_losses(scorer, settings, pieces, 11, first_target=10)
+    np.testing.assert_allclose(later, np.concatenate([nats[2 + 9 : 2 + 39], nats[2 + 39 + 9 :]]), rtol=1e-6)
+
+
+# --- Songs that end, keys that are down -------------------------------------------
+
+EVENTS = ["Start", "End", "Note 60 On", "Note 60 Off", "Note 64 On", "Note 64 Off", "Wait 1/2 beat"]
+
+
+class ScriptedReader:
+    """A stand-in network: the same probabilities for every song, chosen by the step."""
+
+    def __init__(self, probabilities_by_step):
+        self.probabilities_by_step, self.step = probabilities_by_step, 0
+
+    def start(self, windows):
+        self.songs, self.step = len(windows), 0
+        return self.read()
+
+    def after(self, chosen):
+        self.step += 1
+        return self.read()
+
+    def read(self):
+        return np.tile(self.probabilities_by_step(self.step), (self.songs, 1))
+
+
+def one_hot(index: int) -> np.ndarray:
+    probabilities = np.full(len(EVENTS), 0.01)
+    probabilities[index] = 1.0
+    return probabilities / probabilities.sum()
+
+
+def test_a_song_stops_at_end_and_num_notes_is_the_most_it_may_have():
+    end, wait = EVENTS.index("End"), EVENTS.index("Wait 1/2 beat")
+    reader = ScriptedReader(lambda step: one_hot(end if step == 3 else wait))
+    songs = compose(reader, np.zeros((2, 4), np.int32), num_notes=10, end_index=end)
+    assert [song.tolist() for song in songs] == [[wait, wait, wait, end]] * 2
+    reader = ScriptedReader(lambda step: one_hot(wait))
+    assert [len(song) for song in compose(reader, np.zeros((1, 4), np.int32), num_notes=10, end_index=end)] == [10]
+
+
+def test_a_sounding_key_is_never_struck_again_nor_a_silent_one_released():
+    rules = performance.SoundingNotes(EVENTS)
+    # Song 0's window leaves C4 down; song 1's presses and releases it.
+    on_60, off_60, on_64 = EVENTS.index("Note 60 On"), EVENTS.index("Note 60 Off"), EVENTS.index("Note 64 On")
+    rules.start(np.array([[0, on_60], [on_60, off_60]]))
+    allowed = rules.allowed()
+    assert not allowed[0, on_60] and allowed[0, off_60]
+    assert allowed[1, on_60] and not allowed[1, off_60]
+    assert allowed[:, on_64].all() and not allowed[:, EVENTS.index("Note 64 Off")].any()
+
+    # Sampled freely from a network that would rather repeat itself, no song ever slips.
+    greedy_for_keys = ScriptedReader(lambda step: np.array([0.01, 0.0, 0.3, 0.3, 0.3, 0.3, 0.09]))
+    songs = compose(greedy_for_keys, np.zeros((8, 2), np.int32), num_notes=60, top_k=0,
+                    random=np.random.default_rng(1), rules=performance.SoundingNotes(EVENTS))
+    for song in songs:
+        down = set()
+        for event in (performance.decode(EVENTS[index]) for index in song):
+            if event.kind == performance.NOTE_ON:
+                assert event.value not in down
+                down.add(event.value)
+            elif event.kind == performance.NOTE_OFF:
+                assert event.value in down
+                down.remove(event.value)
+
+
+# --- Tiny chunk-trained bundles, end to end -------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def two_composers_folder(training_folder, tmp_path_factory):
+    """alpha/ holds the three training pieces, beta/ two pieces of its own."""
+    folder = tmp_path_factory.mktemp("chunk_composers")
+    for composer in ("alpha", "beta"):
+        (folder / composer).mkdir()
+    for path in sorted(training_folder.glob("*.mid")):
+        shutil.copy(path, folder / "alpha" / path.name)
+    for number in range(2):
+        write_training_piece(folder / "beta" / f"beta_{number + 1}.mid", seed=20 + number)
+    parse_folder(folder, Settings(representation="events").encoding(), workers=1)  # no pool in train.py
+    return folder
+
+
+@pytest.mark.parametrize("model", ["lstm", "transformer"])
+def test_a_chunk_trained_bundle_trains_saves_loads_and_composes_byte_identically(model, two_composers_folder,
+                                                                               tmp_path):
+    flags = ["--preset", "tiny", "--epochs", "1", "--sequence-length", "16", "--representation", "events",
+             "--composers", "--chunks", "--model", model] + (["--embedding", "8"] if model == "lstm" else [])
+    printed = succeeds(train_script, *flags, "--midi-dir", two_composers_folder, "--out", tmp_path / "bundle",
+                       "--tensorboard", tmp_path / "logs")
+    assert "every token from position 1 of each held-out piece" in printed
+    # Keras' TensorBoard callback wrote the epoch's training and validation logs.
+    assert {path.parent.name for path in (tmp_path / "logs").rglob("events.out.tfevents.*")} == {"train", "validation"}
+    bundle = load_bundle(tmp_path / "bundle")
+    assert bundle.settings.chunks and bundle.settings.carries_state == (model == "lstm")
+    songs = []
+    for name in ("first", "again"):
+        succeeds(predict_script, "--weights", tmp_path / "bundle", "--composer", "alpha", "--top-k", "7",
+                 "--seed", "4", "--num-notes", "60", "--output", tmp_path / f"{name}.mid")
+        songs.append((tmp_path / f"{name}.mid").read_bytes())
+    assert songs[0] == songs[1]
+    # The held-out figures train.py kept are the ones evaluate gives the bundle now.
+    figures = evaluate_module.evaluate(bundle)
+    assert figures["bundle"]["nats"] == pytest.approx(bundle.training["evaluation"]["bundle"]["nats"], rel=1e-5)
+    assert figures["bundle"]["targets"] == sum(len(piece) - 1 for piece in bundle.validation_pieces)
+    starts = np.array([bundle.training_pieces[0][:16]] * 2)
+    again = compose_for_bundle(bundle, starts, 40, top_k=7, random=np.random.default_rng(2), composer=0)
+    assert all(len(song) <= 40 for song in again)
