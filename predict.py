@@ -60,7 +60,7 @@ def parse_arguments(argv=None) -> argparse.Namespace:
     look.add_argument("--plot", action="store_true", help="draw a piano-roll PNG beside each MIDI file (same name, .png)")
     look.add_argument("--wav", action="store_true",
                       help="render each MIDI file to WAV beside it with FluidSynth "
-                      "(sudo apt install fluidsynth fluid-soundfont-gm)")
+                      "(once: sudo apt-get install fluidsynth timgm6mb-soundfont)")
     look.add_argument("--report", metavar="PATH", default=None,
                       help="also write the report of every song (and the flags) to this JSON file")
     return parser.parse_args(argv)

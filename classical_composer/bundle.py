@@ -294,7 +294,7 @@ def saved_keras_version(path: Path) -> str:
 
 
 def what_the_network_reads(model: keras.Model) -> str:
-    """What the model's token input takes at each step, in words, as network.token_input builds it."""
+    """What the model's token input takes at each step, in words, as network_parts.token_input builds it."""
     token_inputs = [tensor for tensor in model.inputs if tensor.name != COMPOSER_INPUT]
     if len(token_inputs) == 1:
         shape, dtype = token_inputs[0].shape, str(token_inputs[0].dtype)

@@ -39,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
+from classical_composer import performance
 from classical_composer.cli import UserError, quiet_tensorflow, run
 from classical_composer.counting import CountModel, figures, score, unseen_share
 
@@ -158,7 +159,10 @@ def compiled_reader(scorer):
     """The scorer as one compiled graph for windows of any length (traced again only for new shapes' ranks)."""
     import tensorflow as tf  # the compiled path is TensorFlow's; Keras runs on it here
 
-    read = tf.function(lambda network_input: scorer(network_input, training=False), reduce_retracing=True)
+    @tf.function(reduce_retracing=True)
+    def read(network_input):
+        return scorer(network_input, training=False)
+
     return lambda network_input: read(tf.nest.map_structure(tf.constant, network_input)).numpy()
 
 
@@ -248,6 +252,22 @@ def composer_figures(nats_told_each: np.ndarray, true_composers: np.ndarray) -> 
             "composers": composer_count, "targets": int(target_count)}
 
 
+def quarters_of_music(midi_dir: Path, pieces: list, representation: str) -> float | None:
+    """How many quarter notes the pieces last, as performances, whatever the representation.
+
+    It turns nats per token into nats per quarter note, a unit that note tokens
+    and performance events share. Performance events keep time themselves;
+    note tokens do not, so their files are read again as performances. None if
+    a file cannot be read so.
+    """
+    if representation == "events":
+        return float(sum(performance.beats(piece.tokens) for piece in pieces))
+    try:
+        return float(sum(performance.beats(performance.performance_of_midi(midi_dir / piece.name)) for piece in pieces))
+    except ValueError:  # performance.py's word for unusable timing (SMPTE frames): no figure rather than a wrong one
+        return None
+
+
 def held_out_quarters(bundle, validation_pieces: list) -> float | None:
     """How many quarter notes the held-out music lasts: as train.py recorded it, or from the events themselves.
 
@@ -257,9 +277,7 @@ def held_out_quarters(bundle, validation_pieces: list) -> float | None:
     if recorded:
         return recorded
     if bundle.settings.representation == "events":
-        from classical_composer.performance import beats
-
-        return float(sum(beats(bundle.vocabulary.decode(piece)) for piece in validation_pieces)) or None
+        return float(sum(performance.beats(bundle.vocabulary.decode(piece)) for piece in validation_pieces)) or None
     return None
 
 
@@ -344,7 +362,6 @@ def held_out_pieces_from_folder(bundle, midi_dir: Path) -> list:
     is measured again too, for the figures per quarter note.
     """
     from classical_composer.corpus import Piece, UnreadableMidi, check_midi_folder, parse_midi_file
-    from classical_composer.training import quarters_of_music
 
     midi_dir = Path(midi_dir)
     check_midi_folder(midi_dir)

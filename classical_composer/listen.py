@@ -15,7 +15,7 @@ random stretch of the training data, so that its own notes are the last the
 network reads before it composes.
 
 Listening. --wav renders with the FluidSynth program and a General MIDI sound
-font (Debian packages fluidsynth and fluid-soundfont-gm). Without them,
+font (Debian packages fluidsynth and timgm6mb-soundfont). Without them,
 predict.py stops before generating, with one sentence on how to install them:
 a user who asked to hear the piece would rather know at once than find a
 warning after the wait.
@@ -38,11 +38,11 @@ from classical_composer.report import PITCH_CLASSES, TrainingReference, format_r
 
 # --- Checks before generating ----------------------------------------------------
 
-# Where Debian's fluid-soundfont-gm puts its General MIDI sound font, first choice first.
+# Where Debian's fluid-soundfont-gm and timgm6mb-soundfont put their General MIDI sound fonts, first choice first.
 SOUND_FONTS = ("/usr/share/sounds/sf2/FluidR3_GM.sf2", "/usr/share/sounds/sf2/default-GM.sf2")
 SAMPLE_RATE = 44100  # samples per second of the WAV file, CD quality
 INSTALL_SENTENCE = ("--wav needs FluidSynth and a General MIDI sound font; install them with "
-                    "'sudo apt install fluidsynth fluid-soundfont-gm', or leave out --wav")
+                    "'sudo apt-get install fluidsynth timgm6mb-soundfont', or leave out --wav")
 
 
 def wav_renderer() -> tuple[str, Path] | None:

@@ -222,9 +222,11 @@ class SoundingNotes:
 
     A key can be struck only while it is up and released only while it is
     down: a sampled "Note 60 On" while C4 sounds, or "Note 60 Off" while it
-    does not, is a slip no performance makes. predict.compose asks `allowed`
-    before every choice. Keys pressed before the seed window are not known
-    to be down, so they are not released.
+    does not, is a slip no performance makes. predict.compose, given these
+    rules, asks `allowed` before every choice. Keys pressed before the seed
+    window are not known to be down, so they are not released. (Measured on
+    weights/events, songs sampled under these rules sound less real than
+    songs sampled freely, so predict.py leaves them out: docs/chunks.md.)
     """
 
     def __init__(self, vocabulary_tokens: list[str]):

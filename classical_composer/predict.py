@@ -15,7 +15,7 @@ before a target, so it composes as recurrent language models sample: it reads
 the seed window once, then one token a step, its state carried from step to
 step (`StateCarrier`); nothing it has played ever leaves its memory, and each
 token costs one step instead of a window. Songs of performance events end at
-"End" and strike and release only keys that can be (`song_rules`).
+"End" (`song_rules`).
 """
 
 from pathlib import Path
@@ -253,12 +253,13 @@ def generate(probabilities_of, start_windows: np.ndarray, num_notes: int, vocabu
     return np.stack(compose(reader, start_windows, num_notes, top_k, temperature, random))
 
 
-def song_rules(bundle, only_possible: bool = True) -> tuple[int | None, object]:
+def song_rules(bundle, only_possible: bool = False) -> tuple[int | None, object]:
     """What ends a song and what may come next, by the bundle's representation: (end index or None, rules or None).
 
-    Performance events end a song at "End", and with only_possible a key is
-    struck only while up and released only while down (performance.SoundingNotes).
-    Note tokens have neither.
+    Performance events end a song at "End". With only_possible a key is also
+    struck only while up and released only while down (performance.SoundingNotes);
+    measured by likeness.py, the songs of weights/events sound less real so
+    (docs/chunks.md), so predict.py leaves it out. Note tokens have neither rule.
     """
     if bundle.settings.representation != "events":
         return None, None
@@ -268,7 +269,7 @@ def song_rules(bundle, only_possible: bool = True) -> tuple[int | None, object]:
 
 def compose_for_bundle(bundle, start_windows: np.ndarray, num_notes: int, top_k: int = 1, temperature: float = 1.0,
                        random: np.random.Generator | None = None, composer: int | None = None,
-                       only_possible: bool = True) -> list[np.ndarray]:
+                       only_possible: bool = False) -> list[np.ndarray]:
     """compose, asking the bundle's network as it was trained to be asked, with its representation's song_rules."""
     reader = next_token_reader(bundle, len(start_windows), composer)
     end_index, rules = song_rules(bundle, only_possible)
@@ -277,7 +278,7 @@ def compose_for_bundle(bundle, start_windows: np.ndarray, num_notes: int, top_k:
 
 def compose_songs(bundle, composer: int | None, num_songs: int, num_notes: int, top_k: int = 1,
                   temperature: float = 1.0, seed: int | None = None,
-                  only_possible: bool = True) -> tuple[np.ndarray, list[np.ndarray]]:
+                  only_possible: bool = False) -> tuple[np.ndarray, list[np.ndarray]]:
     """What predict.py composes with these choices and no --prime: (seed windows, each song's token indices).
 
     The same bundle, choices and seed give the same songs as predict.py --seed writes.

@@ -141,11 +141,11 @@ def windows_of_indices(index_pieces: list, sequence_length: int, piece_composers
 
 # --- Network input ------------------------------------------------------------
 
-COMPOSER_INPUT = "composer_indices"  # the name of the network's composer input (network.composer_input)
+COMPOSER_INPUT = "composer_indices"  # the name of the network's composer input (network_parts.composer_input)
 
 
 def token_input_name(reads_token_indices: bool) -> str:
-    """The name of the network's token input: what encode_window makes, and what network.token_input builds."""
+    """The name of the network's token input: what encode_window makes, and what network_parts.token_input builds."""
     return "token_indices" if reads_token_indices else "scaled_token_indices"
 
 

@@ -27,14 +27,15 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from classical_composer import performance
 from classical_composer.bundle import (
     FORMAT_NAME, FORMAT_VERSION, POINTER_FILE, RESUME_FILE, load_bundle, load_model_checked, read_pointer,
     remove_unreferenced_files, save_bundle, save_model_file, write_json_atomically,
 )
 from classical_composer.cli import UserError
 from classical_composer.corpus import check_midi_folder, parse_folder
-from classical_composer.evaluate import count_model_figures, default_first_target, evaluate, format_comparison
+from classical_composer.evaluate import (
+    count_model_figures, default_first_target, evaluate, format_comparison, quarters_of_music,
+)
 from classical_composer.network import build_network, fast_lstm_pays
 from classical_composer.plot import plot_training
 from classical_composer.prepare_sequences import (
@@ -182,22 +183,6 @@ def describe(corpus, training_pieces, validation_pieces, vocabulary, train_windo
         "validation_files": [piece.name for piece in validation_pieces], "validation_windows": len(validation_windows),
         "pieces_shorter_than_window": train_windows.short_pieces + validation_windows.short_pieces,
     }
-
-
-def quarters_of_music(midi_dir: Path, pieces: list, representation: str) -> float | None:
-    """How many quarter notes the pieces last, as performances, whatever the representation.
-
-    It turns nats per token into nats per quarter note, a unit that note tokens
-    and performance events share (see evaluate.py). Performance events keep
-    time themselves; note tokens do not, so their files are read again as
-    performances. None if a file cannot be read so.
-    """
-    if representation == "events":
-        return float(sum(performance.beats(piece.tokens) for piece in pieces))
-    try:
-        return float(sum(performance.beats(performance.performance_of_midi(midi_dir / piece.name)) for piece in pieces))
-    except ValueError:  # performance.py's word for unusable timing (SMPTE frames): no figure rather than a wrong one
-        return None
 
 
 def check_out_folder(out: Path) -> None:

@@ -27,6 +27,7 @@ in any Keras 3, without this project's code.
 import keras
 from keras import layers
 
+from classical_composer.network_parts import composer_input, model_inputs, token_input, token_scores
 from classical_composer.settings import Settings
 
 
@@ -56,9 +57,6 @@ def build_transformer(settings: Settings, vocabulary_size: int, part_count: int 
     part_count:     the number of token parts (columns of the token-to-parts matrix); 0 without --token-parts.
     composer_count: the number of composers, with --composers; 0 without.
     """
-    # Imported here: network.py imports this module to dispatch on --model.
-    from classical_composer.network import composer_input, model_inputs, token_input, token_scores
-
     size = settings.transformer_size
     dtype_policy = "mixed_bfloat16" if settings.mixed_precision else "float32"
 

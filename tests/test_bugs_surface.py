@@ -14,7 +14,7 @@ import keras
 import pytest
 from music21 import pitch
 
-from classical_composer import corpus, performance, training
+from classical_composer import corpus, evaluate, performance
 from classical_composer.bundle import POINTER_FILE, load_model_checked
 from classical_composer.cli import UserError
 from classical_composer.corpus import Piece, parse_folder, raised_by_music21
@@ -90,15 +90,15 @@ def test_a_worker_reports_only_unreadable_files_as_reasons(two_hands_file, monke
         corpus._parse_for_pool(two_hands_file, FAITHFUL)
 
 
-# --- training.py: how long the held-out music lasts ----------------------------------------
+# --- evaluate.py: how long the held-out music lasts ----------------------------------------
 
 
 def test_a_bug_while_measuring_the_held_out_music_surfaces(two_hands_file, monkeypatch):
     pieces = [Piece(two_hands_file.name, [])]
-    assert training.quarters_of_music(two_hands_file.parent, pieces, "notes") > 0
+    assert evaluate.quarters_of_music(two_hands_file.parent, pieces, "notes") > 0
     monkeypatch.setattr(performance, "performance_of_midi", a_bug)
     with pytest.raises(KeyError):
-        training.quarters_of_music(two_hands_file.parent, pieces, "notes")
+        evaluate.quarters_of_music(two_hands_file.parent, pieces, "notes")
 
 
 def test_a_file_with_unusable_timing_gives_no_figure_rather_than_a_wrong_one(two_hands_file, monkeypatch):
@@ -106,7 +106,7 @@ def test_a_file_with_unusable_timing_gives_no_figure_rather_than_a_wrong_one(two
         raise ValueError("This MIDI file counts time in SMPTE frames, not beats; save it with ticks per quarter note.")
 
     monkeypatch.setattr(performance, "performance_of_midi", smpte_file)
-    assert training.quarters_of_music(two_hands_file.parent, [Piece(two_hands_file.name, [])], "notes") is None
+    assert evaluate.quarters_of_music(two_hands_file.parent, [Piece(two_hands_file.name, [])], "notes") is None
 
 
 # --- bundle.py: a whole model file this Keras cannot read ----------------------------------

@@ -218,9 +218,9 @@ def test_every_song_starts_from_the_primed_window(tmp_path):
 
 def test_missing_fluidsynth_gives_the_install_sentence(monkeypatch):
     monkeypatch.setattr(listen.shutil, "which", lambda program: None)
-    with pytest.raises(UserError, match="sudo apt install fluidsynth fluid-soundfont-gm"):
+    with pytest.raises(UserError, match="sudo apt-get install fluidsynth timgm6mb-soundfont"):
         listen.check_listening_flags(prime=None, wav=True, report=None)
-    with pytest.raises(UserError, match="sudo apt install fluidsynth fluid-soundfont-gm"):
+    with pytest.raises(UserError, match="sudo apt-get install fluidsynth timgm6mb-soundfont"):
         listen.render_wav(Path("any.mid"))
 
 
