@@ -38,7 +38,7 @@ def parse_arguments(argv=None) -> argparse.Namespace:
                       help="share of the files (not windows) held out to judge the model; "
                       "at least one file when there are two or more")
 
-    encoding = parser.add_argument_group("encoding (what a token holds; see README, 'Token grammar')")
+    encoding = parser.add_argument_group("encoding (what a token holds; see docs/tokens.md)")
     encoding.add_argument("--representation", choices=REPRESENTATIONS, default=DEFAULTS.representation,
                           help="notes = one token per onset, as the original; events = performance events: note "
                                "on and off, waits of 1/12 beat to 4 beats, volume, tempo, pedal (docs/performance.md)")

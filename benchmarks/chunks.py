@@ -31,8 +31,6 @@ train.py does. Results are in docs/benchmark.md.
 
 import argparse
 import dataclasses
-import json
-import os
 import sys
 import time
 from dataclasses import dataclass
@@ -48,7 +46,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from benchmarks.comparisons import StepTimer, median, print_table, timed, timed_fits  # noqa: E402
-from benchmarks.run import machine  # noqa: E402
+from benchmarks.run import finish, machine  # noqa: E402
 from classical_composer.network import any_length_copy, build_network, fast_lstm_pays  # noqa: E402
 from classical_composer.predict import StateCarrier, WindowRereader, compose, probability_function  # noqa: E402
 from classical_composer.prepare_sequences import windows_of_indices  # noqa: E402
@@ -318,14 +316,7 @@ def main() -> None:
         results["training"] = compare_training(plan, random)
     if arguments.only in (None, "generation"):
         results["generation"] = compare_generation(plan, random)
-    results["seconds"] = time.perf_counter() - started
-    results["load_average_at_end"] = round(os.getloadavg()[0], 1) if hasattr(os, "getloadavg") else None
-    print(f"\nthe comparisons took {results['seconds'] / 60:.1f} minutes; "
-          f"load average at the end {results['load_average_at_end']}")
-
-    if arguments.json:
-        Path(arguments.json).write_text(json.dumps(results, indent=1) + "\n")
-        print(f"wrote {arguments.json}")
+    finish(results, started, arguments.json)
 
 
 if __name__ == "__main__":

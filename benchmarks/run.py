@@ -70,6 +70,17 @@ def machine() -> dict:
     }
 
 
+def finish(results: dict, started: float, json_path: str | None) -> None:
+    """Add how long the comparisons took and how busy the machine was at the end; print it; write the JSON."""
+    results["seconds"] = time.perf_counter() - started
+    results["load_average_at_end"] = round(os.getloadavg()[0], 1) if hasattr(os, "getloadavg") else None
+    print(f"\nthe comparisons took {results['seconds'] / 60:.1f} minutes; "
+          f"load average at the end {results['load_average_at_end']}")
+    if json_path:
+        Path(json_path).write_text(json.dumps(results, indent=1) + "\n")
+        print(f"wrote {json_path}")
+
+
 def parse_arguments(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -123,14 +134,7 @@ def main() -> None:
     results["parse"] = comparisons.compare_parse(midi_dir, plan)
     results["prepare"] = comparisons.compare_prepare(random)
     results["train"] = comparisons.compare_train(plan, random, about["bf16"])
-    results["seconds"] = time.perf_counter() - started
-    results["load_average_at_end"] = round(os.getloadavg()[0], 1) if hasattr(os, "getloadavg") else None
-    print(f"\nall comparisons took {results['seconds'] / 60:.1f} minutes; "
-          f"load average at the end {results['load_average_at_end']}")
-
-    if arguments.json:
-        Path(arguments.json).write_text(json.dumps(results, indent=1) + "\n")
-        print(f"wrote {arguments.json}")
+    finish(results, started, arguments.json)
 
 
 if __name__ == "__main__":

@@ -346,7 +346,7 @@ def load_bundle(folder: Path) -> Bundle:
         raise UserError(f"the vocabulary in {folder / POINTER_FILE} is not a sorted list of distinct tokens")
     vocabulary = Vocabulary(listed)
     # Every token must be one the grammar can play back, or predict would fail only when it picks one.
-    grammar = performance.decode if settings.representation == "events" else tokens.decode
+    grammar = performance.decode if settings.performance_events else tokens.decode
     for token in vocabulary.tokens:
         try:
             grammar(token)

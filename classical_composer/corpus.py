@@ -42,6 +42,7 @@ from classical_composer.atomic import replaced_atomically
 from classical_composer.cli import UserError
 from classical_composer.parse import tokens_of
 from classical_composer.performance import NOTE_ON, decode, performance_of_midi_file
+from classical_composer.settings import is_performance
 
 MIDI_SUFFIXES = (".mid", ".midi")
 
@@ -184,7 +185,7 @@ def parse_midi_file(path: Path, encoding: dict) -> list[str]:
     with music21_reading("not a readable MIDI file"):
         midi_file.readstr(file_bytes)
     check_midi_length(midi_file)
-    if encoding["representation"] == "events":
+    if is_performance(encoding["representation"]):
         return performance_tokens(midi_file)
     with music21_reading("music21 could not make a score of it"):
         score = midiFileToStream(midi_file)

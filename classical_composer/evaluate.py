@@ -42,6 +42,7 @@ import numpy as np
 from classical_composer import performance
 from classical_composer.cli import UserError, quiet_tensorflow, run
 from classical_composer.counting import CountModel, figures, score, unseen_share
+from classical_composer.settings import is_performance
 
 COUNT_MODELS = {"uniform": 0, "unigram": 1, "bigram": 2, "trigram": 3}  # name -> order
 BATCH_SIZE = 256  # windows per forward pass when scoring the network
@@ -150,20 +151,16 @@ def losses_and_ranks(probabilities: np.ndarray, targets: np.ndarray) -> np.ndarr
 
 
 def network_input_of(index_rows: np.ndarray, settings, vocabulary_size: int, composers: np.ndarray | None):
-    from classical_composer.prepare_sequences import encode_window
+    from classical_composer.prepare_sequences import encode_window  # imports Keras
 
     return encode_window(index_rows, vocabulary_size, settings.reads_token_indices, composers)
 
 
 def compiled_reader(scorer):
-    """The scorer as one compiled graph for windows of any length (traced again only for new shapes' ranks)."""
-    import tensorflow as tf  # the compiled path is TensorFlow's; Keras runs on it here
+    """The scorer as one compiled graph for windows of any length (see network.compiled_function)."""
+    from classical_composer.network import compiled_function  # imports Keras
 
-    @tf.function(reduce_retracing=True)
-    def read(network_input):
-        return scorer(network_input, training=False)
-
-    return lambda network_input: read(tf.nest.map_structure(tf.constant, network_input)).numpy()
+    return compiled_function(scorer, jit_compile=False)  # XLA would compile again for every piece length
 
 
 def whole_piece_losses(scorer, settings, pieces: list, vocabulary_size: int,
@@ -260,7 +257,7 @@ def quarters_of_music(midi_dir: Path, pieces: list, representation: str) -> floa
     note tokens do not, so their files are read again as performances. None if
     a file cannot be read so.
     """
-    if representation == "events":
+    if is_performance(representation):
         return float(sum(performance.beats(piece.tokens) for piece in pieces))
     try:
         return float(sum(performance.beats(performance.performance_of_midi(midi_dir / piece.name)) for piece in pieces))
@@ -276,7 +273,7 @@ def held_out_quarters(bundle, validation_pieces: list) -> float | None:
     recorded = bundle.training.get("validation_quarters")
     if recorded:
         return recorded
-    if bundle.settings.representation == "events":
+    if bundle.settings.performance_events:
         return float(sum(performance.beats(bundle.vocabulary.decode(piece)) for piece in validation_pieces)) or None
     return None
 

@@ -221,3 +221,21 @@ def copy_lstm_states(source: keras.Model, target: keras.Model) -> None:
     for from_layer, to_layer in zip(stateful_lstms(source), stateful_lstms(target), strict=True):
         for from_state, to_state in zip(from_layer.states, to_layer.states, strict=True):
             to_state.assign(from_state)
+
+
+def compiled_function(model: keras.Model, jit_compile: bool):
+    """The model as one compiled graph: network input (an array, or a dict of them) -> its output as numpy.
+
+    Calling a Keras model step by step runs it layer by layer; one traced
+    function runs it as a whole. jit_compile also fuses it with XLA, which
+    pays for the small repeated calls of generation; reduce_retracing lets
+    windows of new lengths reuse one trace.
+    """
+    import tensorflow as tf  # the compiled path is TensorFlow's; Keras runs on it here
+
+    @tf.function(jit_compile=jit_compile, reduce_retracing=True)
+    def run(network_input):
+        return model(network_input, training=False)
+
+    # A dict of inputs (with --composers) becomes a dict of tensors.
+    return lambda network_input: run(tf.nest.map_structure(tf.constant, network_input)).numpy()

@@ -28,11 +28,11 @@ from classical_composer import performance, tokens
 from classical_composer.atomic import replaced_atomically
 from classical_composer.cli import UserError
 from classical_composer.network import (
-    any_length_copy, copy_lstm_states, inference_copy, last_step, reset_lstm_states,
+    any_length_copy, compiled_function, copy_lstm_states, inference_copy, last_step, reset_lstm_states,
 )
 from classical_composer.performance import midi_of_performance
 from classical_composer.prepare_sequences import encode_window
-from classical_composer.settings import Settings
+from classical_composer.settings import Settings, is_performance
 
 # --- Sampling -----------------------------------------------------------------
 
@@ -187,16 +187,7 @@ class StateCarrier:
 
 def compiled_last_step(model: keras.Model):
     """network input -> (batch, vocabulary) probabilities after its last step, compiled once with XLA."""
-    import tensorflow as tf  # the compiled path is TensorFlow's; Keras runs on it here
-
-    reads_last_step = last_step(model)
-
-    @tf.function(jit_compile=True, reduce_retracing=True)
-    def next_token_probabilities(network_input):
-        return reads_last_step(network_input, training=False)
-
-    # A dict of inputs (with --composers) becomes a dict of tensors.
-    return lambda network_input: next_token_probabilities(tf.nest.map_structure(tf.constant, network_input)).numpy()
+    return compiled_function(last_step(model), jit_compile=True)
 
 
 def next_token_reader(bundle, songs: int, composer: int | None = None):
@@ -261,7 +252,7 @@ def song_rules(bundle, only_possible: bool = False) -> tuple[int | None, object]
     measured by likeness.py, the songs of weights/events sound less real so
     (docs/chunks.md), so predict.py leaves it out. Note tokens have neither rule.
     """
-    if bundle.settings.representation != "events":
+    if not bundle.settings.performance_events:
         return None, None
     rules = performance.SoundingNotes(bundle.vocabulary.tokens) if only_possible else None
     return bundle.vocabulary.index_of.get(performance.END), rules
@@ -332,7 +323,7 @@ def write_midi(token_list: list[str], path: Path, instrument_name: str = "Piano"
     bpm: None is 120 for note tokens, and the events' own tempo for performance events.
     """
     with replaced_atomically(path) as temporary:
-        if representation == "events":
+        if is_performance(representation):
             program = instrument.fromString(instrument_name).midiProgram or 0
             Path(temporary).write_bytes(midi_of_performance(token_list, program, bpm))
         else:

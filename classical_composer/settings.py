@@ -63,6 +63,16 @@ assert TRANSFORMER_PRESETS.keys() == PRESETS.keys(), "--preset names one size of
 # performance events (performance.py: note on and off, waits, volume, tempo, pedal).
 REPRESENTATIONS = ("notes", "events")
 
+
+
+def is_performance(representation: str) -> bool:
+    """Whether a representation (one of REPRESENTATIONS) is performance events rather than note tokens.
+
+    The one place the value of --representation is read: every module asks this.
+    """
+    return representation == "events"
+
+
 # The networks train.py can build: network.py's LSTM (the original) or transformer.py's decoder.
 MODELS = ("lstm", "transformer")
 
@@ -126,7 +136,7 @@ class Settings:
             (self.model in MODELS, f"unknown model '{self.model}'; choose one of {', '.join(MODELS)}"),
             (self.representation in REPRESENTATIONS,
              f"unknown representation '{self.representation}'; choose one of {', '.join(REPRESENTATIONS)}"),
-            (self.representation != "events" or not self.note_token_flags,
+            (not self.performance_events or not self.note_token_flags,
              f"performance events keep every length, loudness and pitch as played, so leave out "
              f"{', '.join(self.note_token_flags)} with --representation events"),
             (self.model != "transformer" or self.embedding == 0,
@@ -156,6 +166,11 @@ class Settings:
         """The transformer's preset, with --dropout in place of its dropout when given."""
         size = TRANSFORMER_PRESETS[self.preset]
         return size if self.dropout is None else dataclasses.replace(size, dropout=self.dropout)
+
+    @property
+    def performance_events(self) -> bool:
+        """Whether pieces are performance events (performance.py) rather than note tokens (tokens.py)."""
+        return is_performance(self.representation)
 
     @property
     def note_token_flags(self) -> list[str]:

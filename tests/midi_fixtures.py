@@ -10,6 +10,7 @@ lower, to the MidiFile that music21's translator builds.
 """
 
 import random
+import shutil
 from pathlib import Path
 
 from music21 import chord, instrument, midi, note, stream
@@ -169,3 +170,14 @@ def programs_in(path: Path) -> set[int]:
     midi_file.close()
     return {event.data for track in midi_file.tracks for event in track.events
             if event.type == midi.ChannelVoiceMessages.PROGRAM_CHANGE}
+
+
+def write_two_composers(folder: Path, training_folder: Path, beta_seeds: tuple[int, ...]) -> Path:
+    """Two composers in one MIDI folder: alpha/ holds the training folder's pieces, beta/ one piece per seed."""
+    for composer in ("alpha", "beta"):
+        (folder / composer).mkdir()
+    for path in sorted(Path(training_folder).glob("*.mid")):
+        shutil.copy(path, folder / "alpha" / path.name)
+    for number, seed in enumerate(beta_seeds):
+        write_training_piece(folder / "beta" / f"beta_{number + 1}.mid", seed=seed)
+    return folder

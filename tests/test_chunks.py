@@ -8,7 +8,6 @@ Out: nothing; these tests fail if a target is learned twice or never in an
      chunk-trained bundle does not compose byte-identically twice.
 """
 
-import shutil
 from collections import Counter
 
 import keras
@@ -25,7 +24,7 @@ from classical_composer.network import any_length_copy, build_network
 from classical_composer.predict import StateCarrier, compose
 from classical_composer.prepare_sequences import ChunkBatches, chunk_spans
 from classical_composer.settings import Settings
-from midi_fixtures import write_training_piece
+from midi_fixtures import write_two_composers
 from script_runs import succeeds
 
 # --- Chunks -------------------------------------------------------------------
@@ -201,13 +200,7 @@ def test_a_sounding_key_is_never_struck_again_nor_a_silent_one_released():
 @pytest.fixture(scope="module")
 def two_composers_folder(training_folder, tmp_path_factory):
     """alpha/ holds the three training pieces, beta/ two pieces of its own."""
-    folder = tmp_path_factory.mktemp("chunk_composers")
-    for composer in ("alpha", "beta"):
-        (folder / composer).mkdir()
-    for path in sorted(training_folder.glob("*.mid")):
-        shutil.copy(path, folder / "alpha" / path.name)
-    for number in range(2):
-        write_training_piece(folder / "beta" / f"beta_{number + 1}.mid", seed=20 + number)
+    folder = write_two_composers(tmp_path_factory.mktemp("chunk_composers"), training_folder, beta_seeds=(20, 21))
     parse_folder(folder, Settings(representation="events").encoding(), workers=1)  # no pool in train.py
     return folder
 

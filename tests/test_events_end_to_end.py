@@ -8,7 +8,6 @@ Out: nothing; these tests fail if an events bundle cannot be trained, composed
 
 import json
 import shlex
-import shutil
 
 import pytest
 from music21 import converter, tempo
@@ -23,7 +22,7 @@ from classical_composer.listen import nearest_known_token
 from classical_composer.network import inference_copy
 from classical_composer.report import format_report, generation_report, token_pitches, training_reference
 from classical_composer.settings import Settings
-from midi_fixtures import programs_in, write_training_piece
+from midi_fixtures import programs_in, write_two_composers
 from script_runs import run_main, succeeds
 
 EVENTS_TRAINING = ["--preset", "tiny", "--epochs", "1", "--sequence-length", "16", "--representation", "events"]
@@ -33,14 +32,7 @@ VIOLIN_PROGRAM = 40  # General MIDI, counted from 0
 @pytest.fixture(scope="module")
 def composers_folder(training_folder, tmp_path_factory):
     """Two composers: alpha/ holds the three training pieces, beta/ two pieces of its own."""
-    folder = tmp_path_factory.mktemp("by_composer")
-    for composer in ("alpha", "beta"):
-        (folder / composer).mkdir()
-    for path in sorted(training_folder.glob("*.mid")):
-        shutil.copy(path, folder / "alpha" / path.name)
-    for number in range(2):
-        write_training_piece(folder / "beta" / f"beta_{number + 1}.mid", seed=10 + number)
-    return folder
+    return write_two_composers(tmp_path_factory.mktemp("by_composer"), training_folder, beta_seeds=(10, 11))
 
 
 @pytest.fixture(scope="module")
