@@ -93,10 +93,11 @@ def check_arguments(arguments: argparse.Namespace) -> None:
         if path.is_dir():
             raise UserError(f"--output {path} is a folder; give a file name, such as {path / 'output.mid'}")
     from music21 import instrument
+    from music21.exceptions21 import InstrumentException
 
     try:
         instrument.fromString(arguments.instrument)
-    except Exception:  # music21 raises InstrumentException, among others
+    except InstrumentException:
         raise UserError(f"music21 knows no instrument called '{arguments.instrument}'; try Piano, Harpsichord or Violin") from None
     from classical_composer.listen import check_listening_flags
 
@@ -109,38 +110,47 @@ def main() -> None:
     check_arguments(arguments)
     quiet_tensorflow()
     from classical_composer.bundle import load_bundle
-    from classical_composer.listen import after_writing, primed_start_windows, write_report_json
-    from classical_composer.predict import (
-        compose_for_bundle, composer_name, composer_number, pieces_of_composer, seed_windows, write_midi,
-    )
-    from classical_composer.report import training_reference
+    from classical_composer.predict import compose_for_bundle
 
-    bundle = load_bundle(arguments.weights)
-    vocabulary_size = len(bundle.vocabulary)
-    if arguments.top_k > vocabulary_size:
-        raise UserError(f"--top-k {arguments.top_k} is more than the bundle's {vocabulary_size} tokens")
+    bundle = load_bundle(arguments.weights)  # load
+    if arguments.top_k > len(bundle.vocabulary):
+        raise UserError(f"--top-k {arguments.top_k} is more than the bundle's {len(bundle.vocabulary)} tokens")
+    composer, starts, random = seed(arguments, bundle)  # seed
+    composed = compose_for_bundle(bundle, starts, arguments.num_notes, arguments.top_k, arguments.temperature,
+                                  random, composer)  # generate: one array of token indices per song
+    write_and_report(arguments, bundle, starts, composed)  # write, report
+
+
+def seed(arguments: argparse.Namespace, bundle) -> tuple:
+    """(the composer's number or None, the start windows (songs, time), the random generator sampling goes on with)."""
+    from classical_composer.listen import primed_start_windows
+    from classical_composer.predict import composer_name, composer_number, pieces_of_composer, seed_windows
 
     composer = composer_number(bundle, arguments.composer)  # None without --composers
     if composer is not None:
         print(f"composer: {composer_name(bundle.composers[composer])}")
     random = np.random.default_rng(arguments.seed)
     if arguments.prime:
-        starts = primed_start_windows(arguments.prime, bundle, arguments.num_songs, random)
-    else:
-        try:
-            starts = seed_windows(pieces_of_composer(bundle, composer), bundle.settings.sequence_length,
-                                  arguments.num_songs, random)
-        except ValueError as error:
-            raise UserError(f"the bundle in {arguments.weights} cannot seed generation: {error}") from None
-    composed = compose_for_bundle(bundle, starts, arguments.num_notes, arguments.top_k, arguments.temperature,
-                                  random, composer)  # one array of token indices per song
+        return composer, primed_start_windows(arguments.prime, bundle, arguments.num_songs, random), random
+    try:
+        starts = seed_windows(pieces_of_composer(bundle, composer), bundle.settings.sequence_length,
+                              arguments.num_songs, random)
+    except ValueError as error:
+        raise UserError(f"the bundle in {arguments.weights} cannot seed generation: {error}") from None
+    return composer, starts, random
 
-    reference = training_reference(bundle.vocabulary.tokens, bundle.training_pieces)  # once, for every song
+
+def write_and_report(arguments: argparse.Namespace, bundle, starts, composed: list) -> None:
+    """Write each song as MIDI, then report on it (and draw it, render it) as asked."""
+    from classical_composer.listen import after_writing, write_report_json
+    from classical_composer.predict import write_midi
+    from classical_composer.report import training_reference
+
+    reference = training_reference(bundle.vocabulary.tokens, bundle.training_pieces, bundle.representation)
     song_reports = []
     for path, start, song in zip(output_paths(arguments.output, arguments.num_songs), starts, composed):
-        token_list = bundle.vocabulary.decode(song)
         try:
-            write_midi(token_list, path, arguments.instrument, arguments.bpm, bundle.settings.representation)
+            write_midi(bundle.vocabulary.decode(song), path, bundle.representation, arguments.instrument, arguments.bpm)
         except OSError as error:  # a full disk, or a file that cannot be replaced
             raise UserError(f"cannot write {path} ({error.strerror or error}); choose another --output") from None
         print(f"wrote {path}")  # its figures follow in the report

@@ -64,7 +64,7 @@ def parse_arguments(argv=None) -> argparse.Namespace:
                          "as many parameters)")
     network.add_argument("--embedding", metavar="N", type=int, default=DEFAULTS.embedding,
                          help="read each token as a learned vector of N numbers instead of the original's one "
-                         "scalar (index / vocabulary size); 0 = the original (see README, 'What makes it learn'); "
+                         "scalar (index / vocabulary size); 0 = the original (docs/experiments.md); "
                          "LSTM only: the transformer's vectors are as wide as its preset")
     network.add_argument("--token-parts", action="store_true",
                          help="build each token's vector and output score also from its parts (pitches, pitch "
@@ -78,7 +78,7 @@ def parse_arguments(argv=None) -> argparse.Namespace:
     network.add_argument("--mixed-precision", action="store_true",
                          help="compute in bfloat16 (weights, softmax and the LSTM cell state stay float32); learns the "
                          "same, and trains about 1.2 to 1.5 times faster on CPUs with bfloat16 instructions "
-                         "(see README, Benchmark)")
+                         "(docs/benchmark.md)")
 
     training = parser.add_argument_group("training")
     training.add_argument("--epochs", metavar="N", type=int, default=DEFAULTS.epochs, help="passes over the training windows (in total, also with --resume)")

@@ -95,17 +95,18 @@ def batch_floor(settings, songs: int, vocabulary_size: int) -> dict:
 
     from classical_composer.network import build_network
     from classical_composer.predict import generate, probability_function
+    from classical_composer.prepare_sequences import NetworkInput
 
     size, time_steps = settings.network_size, settings.sequence_length
     units, gates = size.lstm_units, 4 * size.lstm_units
 
-    probabilities_of = probability_function(build_network(settings, vocabulary_size), settings, vocabulary_size)
+    probabilities_of = probability_function(build_network(settings, vocabulary_size))
     window = np.random.default_rng(0).integers(vocabulary_size, size=(1, time_steps))
-    generate(probabilities_of, window, 1, vocabulary_size)  # compile
+    generate(probabilities_of, NetworkInput(vocabulary_size), window, 1)  # compile
     one_song = []
     for _ in range(3):
         start = time.perf_counter()
-        generate(probabilities_of, window, ONE_SONG_NOTES, vocabulary_size)
+        generate(probabilities_of, NetworkInput(vocabulary_size), window, ONE_SONG_NOTES)
         one_song.append((time.perf_counter() - start) / ONE_SONG_NOTES)
 
     # The weights of each LSTM: kernel (inputs, gates) and recurrent kernel (units, gates).
@@ -177,12 +178,12 @@ def training_step_seconds(settings) -> dict:
         TRAIN_VOCABULARY, median, mixed_precision_network, random_training_windows, timed_fits,
     )
     from classical_composer.network import build_network
-    from classical_composer.prepare_sequences import WindowBatches
+    from classical_composer.prepare_sequences import NetworkInput, WindowBatches
 
     _, windows = random_training_windows(settings, TRAIN_STEPS, np.random.default_rng(0))
 
     def batches():
-        return {"x": WindowBatches(windows, TRAIN_VOCABULARY, settings.batch_size, shuffle=True)}
+        return {"x": WindowBatches(windows, NetworkInput(TRAIN_VOCABULARY), settings.batch_size, shuffle=True)}
 
     contenders = {"float32": (build_network(settings, TRAIN_VOCABULARY, fast_lstm=True), batches),
                   "bfloat16": (mixed_precision_network(settings), batches)}

@@ -49,7 +49,7 @@ from benchmarks.comparisons import StepTimer, median, print_table, timed, timed_
 from benchmarks.run import finish, machine  # noqa: E402
 from classical_composer.network import any_length_copy, build_network, fast_lstm_pays  # noqa: E402
 from classical_composer.predict import StateCarrier, WindowRereader, compose, probability_function  # noqa: E402
-from classical_composer.prepare_sequences import windows_of_indices  # noqa: E402
+from classical_composer.prepare_sequences import NetworkInput, windows_of_indices  # noqa: E402
 from classical_composer.settings import Settings  # noqa: E402
 from classical_composer.training import training_batches  # noqa: E402
 
@@ -223,9 +223,8 @@ def compare_generation(plan: Plan, random) -> dict:
     model = build_network(settings, plan.vocabulary, fast_lstm=fast_lstm_pays())
     seed_window = random.integers(plan.vocabulary, size=(1, plan.seed_length)).astype(np.int32)  # (songs, time)
     readers = {
-        "carried state": StateCarrier(model, settings, plan.vocabulary, songs=1),
-        "re-reading the window": WindowRereader(probability_function(model, settings, plan.vocabulary),
-                                                plan.vocabulary, settings.reads_token_indices),
+        "carried state": StateCarrier(model, NetworkInput.of(settings, plan.vocabulary), songs=1),
+        "re-reading the window": WindowRereader(probability_function(model), NetworkInput.of(settings, plan.vocabulary)),
     }
 
     # Two notes compile both shapes each reader is called with: the seed's and one note's

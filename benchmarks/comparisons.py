@@ -30,7 +30,7 @@ from benchmarks.original import (
 from classical_composer.network import build_network
 from classical_composer.corpus import Piece, midi_files_in, parse_folder
 from classical_composer.predict import generate, probability_function
-from classical_composer.prepare_sequences import Vocabulary, WindowBatches, make_windows
+from classical_composer.prepare_sequences import NetworkInput, Vocabulary, WindowBatches, make_windows
 from classical_composer.settings import Settings
 
 # --- What is compared, and how big ------------------------------------------------
@@ -128,12 +128,13 @@ def compare_generation(model, settings: Settings, start_window: np.ndarray, plan
         window = np.concatenate([window, chunk])[-settings.sequence_length :]  # go on where this chunk stopped
 
     num_notes = len(original_tokens)
-    probabilities_of = probability_function(model, settings, vocabulary_size)
-    first_call_seconds, _, _ = timed(generate, probabilities_of, start_window[np.newaxis], 1, vocabulary_size)
+    probabilities_of = probability_function(model)
+    first_call_seconds, _, _ = timed(generate, probabilities_of, NetworkInput(vocabulary_size),
+                                     start_window[np.newaxis], 1)
     ours_per_note, ours_cpu_per_note = [], []
     for _ in range(plan.repeats):
-        seconds, cpu_seconds, composed = timed(generate, probabilities_of, start_window[np.newaxis], num_notes,
-                                               vocabulary_size)
+        seconds, cpu_seconds, composed = timed(generate, probabilities_of, NetworkInput(vocabulary_size),
+                                               start_window[np.newaxis], num_notes)
         ours_per_note.append(seconds / num_notes)
         ours_cpu_per_note.append(cpu_seconds / num_notes)
 
@@ -172,15 +173,15 @@ def compare_batch(model, settings: Settings, start_windows: np.ndarray, plan: Pl
     wall time climbs towards its CPU time.
     """
     vocabulary_size = GENERATION_VOCABULARY
-    probabilities_of = probability_function(model, settings, vocabulary_size)
+    probabilities_of = probability_function(model)
     one_song = start_windows[:1]
     for windows in (one_song, start_windows):  # compile for both batch sizes before timing
-        generate(probabilities_of, windows, 1, vocabulary_size)
+        generate(probabilities_of, NetworkInput(vocabulary_size), windows, 1)
     seconds = {"one_song": [], "batch": []}
     cpu_seconds = {"one_song": [], "batch": []}
     for _ in range(plan.repeats):
         for name, windows in (("one_song", one_song), ("batch", start_windows)):
-            wall, cpu, _ = timed(generate, probabilities_of, windows, plan.batch_notes, vocabulary_size)
+            wall, cpu, _ = timed(generate, probabilities_of, NetworkInput(vocabulary_size), windows, plan.batch_notes)
             seconds[name].append(wall)
             cpu_seconds[name].append(cpu)
     figures = {
@@ -271,7 +272,7 @@ def compare_prepare(random) -> dict:
     # numpy reports its allocations to tracemalloc, so the peak covers the arrays too.
     tracemalloc.start()
     windows = make_windows(pieces, vocabulary, sequence_length)
-    batches = WindowBatches(windows, len(vocabulary), Settings().batch_size, shuffle=True)
+    batches = WindowBatches(windows, NetworkInput(len(vocabulary)), Settings().batch_size, shuffle=True)
     for batch_number in range(len(batches)):
         batches[batch_number]
     batches.on_epoch_end()
@@ -345,7 +346,7 @@ def training_contenders(preset: str, steps: int, random, with_mixed_precision: b
     windows_original, targets_one_hot = original_arrays(token_indices, settings.sequence_length, TRAIN_VOCABULARY)
 
     def our_batches():
-        return {"x": WindowBatches(windows, TRAIN_VOCABULARY, batch_size, shuffle=True)}
+        return {"x": WindowBatches(windows, NetworkInput(TRAIN_VOCABULARY), batch_size, shuffle=True)}
 
     def original_batches():
         return {"x": windows_original, "y": targets_one_hot, "batch_size": batch_size}

@@ -39,11 +39,12 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from classical_composer import performance, tokens
 from classical_composer.atomic import replaced_atomically
 from classical_composer.cli import UserError, check_bundle_folder
 from classical_composer.fast_lstm import with_stock_lstms
-from classical_composer.prepare_sequences import COMPOSER_INPUT, Vocabulary
+from classical_composer.network_parts import COMPOSER_EMBEDDING
+from classical_composer.prepare_sequences import COMPOSER_INDICES, Vocabulary
+from classical_composer.representations import representation_of
 from classical_composer.settings import PRESETS, Settings
 
 FORMAT_NAME = "classical-composer bundle"
@@ -84,6 +85,11 @@ class Bundle:
     composers: list[str] | None = None
     training_composers: np.ndarray | None = None
     validation_composers: np.ndarray | None = None
+
+    @property
+    def representation(self):
+        """The representation object of the bundle's tokens (representations.py)."""
+        return representation_of(self.settings)
 
 
 # --- Writing -----------------------------------------------------------------
@@ -129,30 +135,25 @@ def save_token_file(folder: Path, pieces: list, prefix: str, piece_composers: np
     return name
 
 
-def save_bundle(folder: Path, settings: Settings, vocabulary: Vocabulary, model: keras.Model,
-                training_pieces: list, training: dict, validation_pieces: list | None = None,
-                composers: list[str] | None = None, training_composers: np.ndarray | None = None,
-                validation_composers: np.ndarray | None = None) -> None:
-    """Write a complete new bundle into `folder`, then switch bundle.json to it.
-
-    composers: the composer names; training_composers and validation_composers: each piece's number in it.
-    """
+def save_bundle(folder: Path, bundle: Bundle) -> None:
+    """Write a complete new bundle into `folder`, then switch bundle.json to it (load_bundle reads it back)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     pointer = {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
-        "settings": settings.as_dict(),
-        "vocabulary": vocabulary.tokens,
-        "model_file": save_model_file(folder, model, with_optimizer=False),
-        "training_tokens_file": save_token_file(folder, training_pieces, "training_tokens", training_composers),
-        "training": training,
+        "settings": bundle.settings.as_dict(),
+        "vocabulary": bundle.vocabulary.tokens,
+        "model_file": save_model_file(folder, bundle.model, with_optimizer=False),
+        "training_tokens_file": save_token_file(folder, bundle.training_pieces, "training_tokens",
+                                                bundle.training_composers),
+        "training": bundle.training,
     }
-    if composers is not None:
-        pointer["composers"] = list(composers)
-    if validation_pieces is not None:
-        pointer["validation_tokens_file"] = save_token_file(folder, validation_pieces, "validation_tokens",
-                                                            validation_composers)
+    if bundle.composers is not None:
+        pointer["composers"] = list(bundle.composers)
+    if bundle.validation_pieces is not None:
+        pointer["validation_tokens_file"] = save_token_file(folder, bundle.validation_pieces, "validation_tokens",
+                                                            bundle.validation_composers)
     write_json_atomically(folder / POINTER_FILE, pointer)
     remove_unreferenced_files(folder)
 
@@ -294,8 +295,8 @@ def saved_keras_version(path: Path) -> str:
 
 
 def what_the_network_reads(model: keras.Model) -> str:
-    """What the model's token input takes at each step, in words, as network_parts.token_input builds it."""
-    token_inputs = [tensor for tensor in model.inputs if tensor.name != COMPOSER_INPUT]
+    """What the model's token input takes at each step, in words, as NetworkInput.keras_inputs builds it."""
+    token_inputs = [tensor for tensor in model.inputs if tensor.name != COMPOSER_INDICES]
     if len(token_inputs) == 1:
         shape, dtype = token_inputs[0].shape, str(token_inputs[0].dtype)
         if len(shape) == 2 and "int" in dtype:  # (batch, time)
@@ -346,13 +347,13 @@ def load_bundle(folder: Path) -> Bundle:
         raise UserError(f"the vocabulary in {folder / POINTER_FILE} is not a sorted list of distinct tokens")
     vocabulary = Vocabulary(listed)
     # Every token must be one the grammar can play back, or predict would fail only when it picks one.
-    grammar = performance.decode if settings.performance_events else tokens.decode
+    representation = representation_of(settings)
     for token in vocabulary.tokens:
         try:
-            grammar(token)
+            representation.check_token(token)
         except ValueError:
             raise UserError(f"the vocabulary in {folder / POINTER_FILE} holds '{token}', which is not a token of "
-                            f"the {settings.representation} representation; train the bundle again") from None
+                            f"the {representation.name} representation; train the bundle again") from None
     composers = pointer.get("composers")
     if composers is not None and not (isinstance(composers, list) and all(isinstance(name, str) for name in composers)):
         raise UserError(f"the composers in {folder / POINTER_FILE} are not a list of names; train the bundle again")
@@ -374,5 +375,5 @@ def load_bundle(folder: Path) -> Bundle:
 
 def composer_embedding_rows(model: keras.Model) -> int | None:
     """How many composers the network can read (the rows of its composer embedding); None if it reads none."""
-    layer = next((layer for layer in model.layers if layer.name == "composer_embedding"), None)
+    layer = next((layer for layer in model.layers if layer.name == COMPOSER_EMBEDDING), None)
     return None if layer is None else layer.input_dim

@@ -1,15 +1,16 @@
-"""Stage 1, around parse.py: a folder of MIDI files -> a Corpus of token lists.
+"""Stage 1, for a whole folder: MIDI files -> a Corpus of token lists.
 
 In:  a folder of MIDI files (.mid / .midi, any case), directly in it or in
      one subfolder per composer, and the encoding settings.
 Out: a `Corpus`: one `Piece` (path in the folder, token strings, composer) per
      readable file, and the files that were skipped with the reason why.
 
-parse.py turns one score into tokens. A real collection of files needs three
+The representation (representations.py: note tokens or performance events)
+turns one read file into tokens. A real collection of files needs three
 things around it, and they are here:
-1. Each file is checked before and while music21 reads it, so that an empty,
-   cut-short or damaged file is skipped with a one-line reason instead of
-   being read as far as it goes or filling memory (`parse_midi_file`).
+1. Each file is checked before and while music21 reads it (midi_files.py), so
+   that an empty, cut-short or damaged file is skipped with a one-line reason
+   instead of being read as far as it goes or filling memory (`parse_midi_file`).
    Only a reason about the file is kept: an error of this project's own code
    is a bug, and stops the run instead of being cached as the file's fault.
 2. Parsing is slow (music21 builds a full score), so the tokens are cached by
@@ -28,21 +29,14 @@ import signal
 import sys
 import threading
 import time
-import traceback
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import music21
-from music21 import midi
-from music21.exceptions21 import Music21Exception
-from music21.midi.translate import midiFileToStream
-
 from classical_composer.atomic import replaced_atomically
 from classical_composer.cli import UserError
-from classical_composer.parse import tokens_of
-from classical_composer.performance import NOTE_ON, decode, performance_of_midi_file
-from classical_composer.settings import is_performance
+from classical_composer.midi_files import UnreadableMidi, music21_reading, read_midi_bytes
+from classical_composer.representations import representation_of_encoding
 
 MIDI_SUFFIXES = (".mid", ".midi")
 
@@ -54,18 +48,6 @@ CACHE_VERSION = 3
 # A skip reason is printed on one line; music21's messages can run to many
 # lines or dump raw bytes, so longer reasons are cut to this many characters.
 MAX_REASON_CHARACTERS = 160
-
-# The layout of a Standard MIDI File: a header chunk, then one chunk per
-# track, each chunk a four-letter type and a four-byte big-endian length.
-MIDI_HEADER = b"MThd"
-CHUNK_PREFIX_BYTES = 8  # the type and the length
-TRACK_COUNT_BYTES = slice(10, 12)  # in the header chunk, after its format field
-
-# A damaged delta time or a note that never ends can make a file last millions
-# of quarter notes, and music21 then fills every bar with tied notes and rests
-# until memory runs out. No piece is this long (about 80 minutes at 120 beats
-# a minute), so a longer file is skipped as damaged before music21 sees it.
-MAX_PIECE_QUARTERS = 10_000
 
 # Keras's progress bar redraws itself after every file. On a terminal each
 # drawing replaces the last; in a log file every one stays, hundreds of them,
@@ -94,119 +76,10 @@ class Corpus:
         return dict(sorted(Counter(piece.composer for piece in self.pieces).items()))
 
 
-class UnreadableMidi(Exception):
-    """A file that gives no tokens; the message says why, in a few words."""
-
-
-MUSIC21_FOLDER = Path(music21.__file__).parent
-PROJECT_FOLDER = Path(__file__).parent
-
-
-def raised_by_music21(error: Exception) -> bool:
-    """Whether music21 raised `error` while reading a file, so that the file is at fault, not this project's code.
-
-    One of music21's own exception types says so. Beyond them music21 raises
-    many types for malformed files (IndexError, struct.error, ...), so for
-    those where it was raised decides: the innermost frame of music21 or of
-    this project (frames of the standard library or numpy between them do not).
-    Running out of memory is the machine's fault, never the file's.
-    """
-    if isinstance(error, MemoryError):
-        return False
-    if isinstance(error, Music21Exception):
-        return True
-    for frame in reversed(traceback.extract_tb(error.__traceback__)):
-        if Path(frame.filename).is_relative_to(MUSIC21_FOLDER):
-            return True
-        if Path(frame.filename).is_relative_to(PROJECT_FOLDER):
-            return False
-    return False
-
-
-@contextlib.contextmanager
-def music21_reading(reason: str):
-    """Inside this block, an error music21 raises becomes UnreadableMidi(reason and the error); any other surfaces."""
-    try:
-        yield
-    except Exception as error:
-        if not raised_by_music21(error):
-            raise  # a bug of this project: to be fixed, not cached as the file's fault
-        raise UnreadableMidi(f"{reason} ({type(error).__name__}: {error})") from error
-
-
-# --- One file -> tokens, or the reason it gives none ------------------------
-
-
-def check_midi_layout(file_bytes: bytes) -> None:
-    """Raise UnreadableMidi for an empty file, a file that is not MIDI, or one cut short.
-
-    music21 reads a track that was cut off (an interrupted download, say) as
-    far as it goes without a word, losing its end. Such a file is skipped
-    here instead, with the reason, as is any file whose header is not MIDI's.
-    """
-    if not file_bytes:
-        raise UnreadableMidi("the file is empty")
-    if not file_bytes.startswith(MIDI_HEADER) or len(file_bytes) < TRACK_COUNT_BYTES.stop:
-        raise UnreadableMidi("it does not start with a MIDI header, so it is not a MIDI file")
-    promised_tracks = int.from_bytes(file_bytes[TRACK_COUNT_BYTES], "big")
-    position = 0
-    for chunk_number in range(1 + promised_tracks):  # the header chunk, then the tracks
-        if position + CHUNK_PREFIX_BYTES > len(file_bytes):
-            raise UnreadableMidi(f"it is cut short: its header promises {promised_tracks} tracks, "
-                                 f"but only {chunk_number - 1} are there")
-        length = int.from_bytes(file_bytes[position + 4 : position + CHUNK_PREFIX_BYTES], "big")
-        position += CHUNK_PREFIX_BYTES + length
-        if position > len(file_bytes):
-            chunk = f"track {chunk_number}" if chunk_number else "its header"
-            raise UnreadableMidi(f"it is cut short: {chunk} runs past the end of the file")
-
-
-def check_midi_length(midi_file: midi.MidiFile) -> None:
-    """Raise UnreadableMidi when a file's timing is damaged: no ticks per quarter, or absurdly long."""
-    if not midi_file.ticksPerQuarterNote:
-        raise UnreadableMidi("its header gives 0 ticks per quarter note, so its timing is damaged")
-    longest_track_ticks = max(
-        (sum(event.time for event in track.events if isinstance(event, midi.DeltaTime)) for track in midi_file.tracks),
-        default=0,
-    )
-    quarters = longest_track_ticks / midi_file.ticksPerQuarterNote
-    if quarters > MAX_PIECE_QUARTERS:
-        raise UnreadableMidi(f"it lasts {quarters:,.0f} quarter notes, far longer than any piece, "
-                             f"so its timing is damaged")
-
-
 def parse_midi_file(path: Path, encoding: dict) -> list[str]:
-    """One MIDI file -> its tokens. Raises UnreadableMidi when it gives none."""
-    file_bytes = Path(path).read_bytes()
-    check_midi_layout(file_bytes)
-    # The file is read as MIDI whatever its contents, so a text file named
-    # .mid is refused instead of being guessed to be some other format.
-    midi_file = midi.MidiFile()
-    with music21_reading("not a readable MIDI file"):
-        midi_file.readstr(file_bytes)
-    check_midi_length(midi_file)
-    if is_performance(encoding["representation"]):
-        return performance_tokens(midi_file)
-    with music21_reading("music21 could not make a score of it"):
-        score = midiFileToStream(midi_file)
-    # music21's analysis can fail on a strange score, e.g. finding no key.
-    with music21_reading("music21 could not analyse it"):
-        token_list = tokens_of(score, encoding)
-    if not token_list:
-        raise UnreadableMidi("it has no pitched notes")
-    return token_list
-
-
-def performance_tokens(midi_file: midi.MidiFile) -> list[str]:
-    """A read MIDI file's performance events (performance.py); raises UnreadableMidi when no note is played."""
-    try:
-        with music21_reading("its MIDI events could not be read"):
-            events = performance_of_midi_file(midi_file)
-    except ValueError as error:  # performance.py's own word for timing it cannot use (SMPTE frames)
-        raise UnreadableMidi(f"its MIDI events could not be read ({error})") from error
-    if not any(decode(event).kind == NOTE_ON for event in events):
-        raise UnreadableMidi("it has no pitched notes")
-    return events
+    """One MIDI file -> its tokens in the encoding's representation. Raises UnreadableMidi when it gives none."""
+    midi_file = read_midi_bytes(Path(path).read_bytes())
+    return representation_of_encoding(encoding).tokens_of_midi(midi_file)
 
 
 def one_line(reason: str) -> str:

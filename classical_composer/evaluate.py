@@ -39,10 +39,8 @@ from pathlib import Path
 
 import numpy as np
 
-from classical_composer import performance
 from classical_composer.cli import UserError, quiet_tensorflow, run
 from classical_composer.counting import CountModel, figures, score, unseen_share
-from classical_composer.settings import is_performance
 
 COUNT_MODELS = {"uniform": 0, "unigram": 1, "bigram": 2, "trigram": 3}  # name -> order
 BATCH_SIZE = 256  # windows per forward pass when scoring the network
@@ -121,7 +119,7 @@ def nothing_to_score(settings, first_target: int) -> str:
 def window_losses(scorer, settings, validation_pieces: list, vocabulary_size: int,
                   piece_composers: np.ndarray | None, first_target: int) -> tuple[np.ndarray, np.ndarray]:
     """network_losses for a network that reads windows of sequence_length: the token after every window."""
-    from classical_composer.prepare_sequences import WindowBatches, windows_of_indices
+    from classical_composer.prepare_sequences import NetworkInput, WindowBatches, windows_of_indices
 
     skipped = first_target - settings.sequence_length  # targets before first_target, in every piece
     windows = windows_of_indices(validation_pieces, settings.sequence_length, piece_composers)
@@ -131,8 +129,7 @@ def window_losses(scorer, settings, validation_pieces: list, vocabulary_size: in
                             for piece in validation_pieces])))
     if len(windows) == 0:
         raise UserError(nothing_to_score(settings, first_target))
-    batches = WindowBatches(windows, vocabulary_size, BATCH_SIZE, shuffle=False,
-                            reads_token_indices=settings.reads_token_indices)
+    batches = WindowBatches(windows, NetworkInput.of(settings, vocabulary_size), BATCH_SIZE, shuffle=False)
     log_losses, ranked_first = [], []
     for batch_number in range(len(batches)):
         network_input, targets = batches[batch_number]
@@ -150,12 +147,6 @@ def losses_and_ranks(probabilities: np.ndarray, targets: np.ndarray) -> np.ndarr
     return np.stack([-np.log(np.maximum(picked, 1e-30)), np.argmax(probabilities, axis=1) == targets], axis=1)
 
 
-def network_input_of(index_rows: np.ndarray, settings, vocabulary_size: int, composers: np.ndarray | None):
-    from classical_composer.prepare_sequences import encode_window  # imports Keras
-
-    return encode_window(index_rows, vocabulary_size, settings.reads_token_indices, composers)
-
-
 def compiled_reader(scorer):
     """The scorer as one compiled graph for windows of any length (see network.compiled_function)."""
     from classical_composer.network import compiled_function  # imports Keras
@@ -171,7 +162,9 @@ def whole_piece_losses(scorer, settings, pieces: list, vocabulary_size: int,
     similar length are read together, padded at the end; the LSTM reads
     forwards only, so the padding changes no real target.
     """
-    read = compiled_reader(scorer)
+    from classical_composer.prepare_sequences import NetworkInput  # imports Keras
+
+    read, network_input = compiled_reader(scorer), NetworkInput.of(settings, vocabulary_size)
     losses = [np.zeros((0, 2))] * len(pieces)
     order = np.argsort([len(piece) for piece in pieces], kind="stable")
     batch = []
@@ -186,7 +179,7 @@ def whole_piece_losses(scorer, settings, pieces: list, vocabulary_size: int,
         for row, other in enumerate(batch):
             rows[row, : len(pieces[other])] = pieces[other]
         composers = None if piece_composers is None else np.asarray(piece_composers)[batch]
-        probabilities = read(network_input_of(rows[:, :-1], settings, vocabulary_size, composers))
+        probabilities = read(network_input.encode(rows[:, :-1], composers))
         for row, other in enumerate(batch):
             targets = len(pieces[other]) - 1
             losses[other] = losses_and_ranks(probabilities[row, :targets], rows[row, 1 : targets + 1])
@@ -203,7 +196,9 @@ def stretch_losses(scorer, settings, pieces: list, vocabulary_size: int,
     every target is scored once, after at least half a window of the piece.
     """
     length, half = settings.sequence_length, max(settings.sequence_length // 2, 1)
-    read = compiled_reader(scorer)
+    from classical_composer.prepare_sequences import NetworkInput  # imports Keras
+
+    read, network_input = compiled_reader(scorer), NetworkInput.of(settings, vocabulary_size)
     losses = []
     for number, piece in enumerate(pieces):
         targets = len(piece) - 1
@@ -213,7 +208,7 @@ def stretch_losses(scorer, settings, pieces: list, vocabulary_size: int,
             window = piece[start : start + length]
             rows[row, : len(window)] = window
         composers = None if piece_composers is None else np.full(len(starts), piece_composers[number], np.int32)
-        probabilities = read(network_input_of(rows, settings, vocabulary_size, composers))  # (windows, time, vocabulary)
+        probabilities = read(network_input.encode(rows, composers))  # (windows, time, vocabulary)
         piece_losses, scored = [], 0  # scored: targets 1 .. scored are done
         for row, start in enumerate(starts):
             first = scored + 1 - start  # the step of this window whose target is the next unscored one
@@ -249,22 +244,6 @@ def composer_figures(nats_told_each: np.ndarray, true_composers: np.ndarray) -> 
             "composers": composer_count, "targets": int(target_count)}
 
 
-def quarters_of_music(midi_dir: Path, pieces: list, representation: str) -> float | None:
-    """How many quarter notes the pieces last, as performances, whatever the representation.
-
-    It turns nats per token into nats per quarter note, a unit that note tokens
-    and performance events share. Performance events keep time themselves;
-    note tokens do not, so their files are read again as performances. None if
-    a file cannot be read so.
-    """
-    if is_performance(representation):
-        return float(sum(performance.beats(piece.tokens) for piece in pieces))
-    try:
-        return float(sum(performance.beats(performance.performance_of_midi(midi_dir / piece.name)) for piece in pieces))
-    except ValueError:  # performance.py's word for unusable timing (SMPTE frames): no figure rather than a wrong one
-        return None
-
-
 def held_out_quarters(bundle, validation_pieces: list) -> float | None:
     """How many quarter notes the held-out music lasts: as train.py recorded it, or from the events themselves.
 
@@ -273,9 +252,10 @@ def held_out_quarters(bundle, validation_pieces: list) -> float | None:
     recorded = bundle.training.get("validation_quarters")
     if recorded:
         return recorded
-    if bundle.settings.performance_events:
-        return float(sum(performance.beats(bundle.vocabulary.decode(piece)) for piece in validation_pieces)) or None
-    return None
+    lasting = [bundle.representation.quarters_of_tokens(bundle.vocabulary.decode(piece)) for piece in validation_pieces]
+    if None in lasting:  # tokens that keep no time
+        return None
+    return float(sum(lasting)) or None
 
 
 def network_figures(bundle, validation_pieces: list, first_target: int) -> tuple[dict, dict | None]:
@@ -377,7 +357,7 @@ def held_out_pieces_from_folder(bundle, midi_dir: Path) -> list:
             raise UserError(f"the held-out file {name} in {midi_dir} gives {len(unknown)} tokens the bundle does "
                             f"not know, such as '{unknown[0]}'; evaluate without --midi-dir, or retrain")
         read.append(Piece(name, token_list))
-    bundle.training["validation_quarters"] = quarters_of_music(midi_dir, read, bundle.settings.representation)
+    bundle.training["validation_quarters"] = bundle.representation.quarters_of_pieces(midi_dir, read)
     return [bundle.vocabulary.encode(piece.tokens) for piece in read]
 
 

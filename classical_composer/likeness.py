@@ -37,17 +37,13 @@ longest silence, and the most notes sounding at once.
 """
 
 import argparse
-import functools
 import sys
 from collections.abc import Iterable
-from fractions import Fraction
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
-from music21 import note
 
-from classical_composer import performance, tokens
 from classical_composer.cli import HelpWithDefaults, UserError, check_bundle_folder, quiet_tensorflow, run
 
 # --- Pieces as sounding notes ---------------------------------------------------
@@ -64,74 +60,15 @@ class Piece(NamedTuple):
     quarters: float  # how long the piece lasts, a silence at its end included
 
 
-# The shortest note a performance sounds: midi_of_performance lets no note be silent.
-SHORTEST_PERFORMED = Fraction(1, performance.STEPS_PER_BEAT)
-
-
-def piece_of_performance(texts: Iterable[str]) -> Piece:
-    """Performance events -> the notes they sound, as midi_of_performance plays them.
-
-    Time passes only in waits. A note sounds from its "On" to its "Off"; a key
-    struck again while it sounds is released first, a key struck twice at one
-    moment is struck once, and releasing a silent key does nothing. A note
-    never released ends where the performance ends, and every note lasts at
-    least a twelfth of a beat. Nothing after "End" sounds.
-    """
-    now = Fraction(0)  # exact, so that notes struck together start at exactly the same time
-    pressed_at: dict[int, Fraction] = {}  # pitch -> when its key went down, while it is down
-    notes = []
-
-    def release(pitch: int) -> None:
-        start = pressed_at.pop(pitch)
-        notes.append(Note(float(start), float(max(now, start + SHORTEST_PERFORMED)), pitch))
-
-    for text in texts:
-        kind, value = performance.decode(text)
-        if kind == performance.END:
-            break
-        if kind == performance.WAIT:
-            now += value
-        elif kind == performance.NOTE_ON and pressed_at.get(value) != now:
-            if value in pressed_at:
-                release(value)
-            pressed_at[value] = now
-        elif kind == performance.NOTE_OFF and value in pressed_at:
-            release(value)
-    for pitch in sorted(pressed_at):
-        release(pitch)
-    notes.sort(key=lambda played: (played.start, played.pitch))
-    return Piece(notes, max([float(now)] + [played.end for played in notes]))
-
-
-@functools.cache  # a vocabulary has few sounds, and music21 is slow to spell them
-def midi_pitches(sound: str) -> tuple[int, ...]:
-    """The MIDI pitches a token's sound plays; a bare pitch class of a faithful chord is in octave 4, as written."""
-    return tuple(note.Note(pitch).pitch.midi for pitch in tokens.pitches_to_play(sound))
-
-
-def piece_of_note_tokens(token_list: Iterable[str]) -> Piece:
-    """Note tokens -> the notes they sound, as predict.tokens_to_stream writes them.
-
-    Each token lasts its length bin's written length (without --durations,
-    STEP_QUARTERS) and the next starts when it ends; a rest sounds nothing.
-    """
-    notes, offset = [], 0.0
-    for token in token_list:
-        event = tokens.decode(token)
-        length = tokens.WRITTEN_QUARTERS[event.length] if event.length else tokens.STEP_QUARTERS
-        notes.extend(Note(offset, offset + length, pitch) for pitch in sorted(midi_pitches(event.sound)))
-        offset += length
-    return Piece(notes, offset)
-
-
-# The one place that knows which representation a bundle's tokens are in.
-PIECE_READERS = {"notes": piece_of_note_tokens, "events": piece_of_performance}
+def piece_of(representation, token_list: Iterable[str]) -> Piece:
+    """Tokens -> the notes they sound, as their representation writes them to MIDI."""
+    notes, quarters = representation.notes_sounded(token_list)
+    return Piece([Note(*played) for played in notes], quarters)
 
 
 def pieces_of(bundle, index_pieces: list) -> list[Piece]:
     """Pieces of token indices of this bundle -> the notes each sounds."""
-    read_piece = PIECE_READERS[bundle.settings.representation]
-    return [read_piece(bundle.vocabulary.decode(indices)) for indices in index_pieces]
+    return [piece_of(bundle.representation, bundle.vocabulary.decode(indices)) for indices in index_pieces]
 
 
 # --- Features of a segment ------------------------------------------------------

@@ -9,8 +9,8 @@ Priming. The primer is read like a training file, with the bundle's own
 encoding settings (so a bundle trained with --transpose hears the primer in
 C major / A minor too), and its LAST `sequence_length` tokens become the start
 window: the music continues where the primer stops. A primer token the
-vocabulary lacks is replaced by the nearest known token (`nearest_known_token`
-says how). A primer shorter than the window is padded at the front with a
+vocabulary lacks is replaced by the nearest known token (the representation's
+`nearest_known` says how). A primer shorter than the window is padded at the front with a
 random stretch of the training data, so that its own notes are the last the
 network reads before it composes.
 
@@ -21,9 +21,7 @@ a user who asked to hear the piece would rather know at once than find a
 warning after the wait.
 """
 
-import functools
 import json
-import math
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -31,10 +29,9 @@ from pathlib import Path
 
 import numpy as np
 
-from classical_composer import performance, tokens
 from classical_composer.cli import UserError
 from classical_composer.corpus import UnreadableMidi, parse_midi_file
-from classical_composer.report import PITCH_CLASSES, TrainingReference, format_report, generation_report, midi_pitches
+from classical_composer.report import TrainingReference, format_report, generation_report
 
 # --- Checks before generating ----------------------------------------------------
 
@@ -64,68 +61,6 @@ def check_listening_flags(prime: str | None, wav: bool, report: str | None) -> N
 
 # --- Priming ------------------------------------------------------------------------
 
-LENGTH_ORDER = {name: position for position, (name, _, _) in enumerate(tokens.LENGTH_BINS)}
-
-
-@functools.lru_cache(maxsize=None)
-def pitch_summary(sound: str) -> tuple[frozenset, float]:
-    """A note's or chord's pitch classes and mean MIDI pitch: what token_distance compares.
-
-    Kept once per sound, because priming compares every token of the
-    vocabulary (thousands) with every token the vocabulary lacks.
-    """
-    pitches = midi_pitches(sound)
-    return frozenset(number % PITCH_CLASSES for number in pitches), sum(pitches) / len(pitches)
-
-
-def token_distance(wanted: tokens.Event, known: tokens.Event) -> tuple:
-    """How far a known token is from a wanted one, compared as a tuple, most important first.
-
-    1. The sound. A rest is nearest only to a rest, a note or chord only to a
-       note or chord. Between two notes or chords: first the number of pitch
-       classes one has and the other lacks (harmony first: C4 is nearer to C5
-       than to C#4), then the distance between their mean MIDI pitches.
-    2. The length bin: how many bins apart (short, medium, long).
-    3. The velocity: how many MIDI steps apart.
-    """
-    if tokens.is_rest(wanted.sound) or tokens.is_rest(known.sound):
-        sound_gap = (0, 0.0) if wanted.sound == known.sound else (math.inf, math.inf)
-    else:
-        wanted_classes, wanted_mean = pitch_summary(wanted.sound)
-        known_classes, known_mean = pitch_summary(known.sound)
-        sound_gap = (len(wanted_classes ^ known_classes), abs(wanted_mean - known_mean))
-    length_gap = abs(LENGTH_ORDER.get(wanted.length, 0) - LENGTH_ORDER.get(known.length, 0))
-    velocity_gap = abs((wanted.velocity or 0) - (known.velocity or 0))
-    return (*sound_gap, length_gap, velocity_gap)
-
-
-def nearest_known_token(token: str, known_tokens: list[str]) -> str:
-    """The known token nearest to `token` by `token_distance`; ties go to the first in `known_tokens`.
-
-    So "E-4 short 81" missing from the vocabulary becomes "E-4 short 102" or
-    "E-4 medium 81" if either is known (same sound, next velocity or length),
-    a missing chord becomes the known chord sharing the most pitch classes,
-    and a rest of a missing length becomes a rest of the nearest length.
-    """
-    if token in performance.EVENT_OF_TEXT:
-        return nearest_known_event(token, known_tokens)
-    wanted = tokens.decode(token)
-    return min(known_tokens, key=lambda known: token_distance(wanted, tokens.decode(known)))
-
-
-def nearest_known_event(text: str, known_events: list[str]) -> str:
-    """The known performance event of the same kind with the nearest value (pitch, wait, volume, tempo)."""
-    wanted = performance.decode(text)
-
-    def distance(known: str) -> tuple:
-        event = performance.decode(known)
-        if event.kind != wanted.kind:
-            return (1, 0)
-        return (0, abs((event.value or 0) - (wanted.value or 0)))
-
-    return min(known_events, key=distance)
-
-
 @dataclass
 class PrimedWindow:
     indices: np.ndarray  # (sequence_length,) token indices the network reads first
@@ -144,7 +79,8 @@ def primed_window(midi_path: Path, bundle, random: np.random.Generator) -> Prime
     except UnreadableMidi as error:
         raise UserError(f"cannot prime with {midi_path}: {error}") from None
     known = bundle.vocabulary.tokens
-    mapped = [token if token in bundle.vocabulary.index_of else nearest_known_token(token, known) for token in primer]
+    nearest_known = bundle.representation.nearest_known
+    mapped = [token if token in bundle.vocabulary.index_of else nearest_known(token, known) for token in primer]
     replaced = sum(token != kept for token, kept in zip(primer, mapped))
     padding = np.zeros(0, dtype=np.int32)
     if len(primer) < length:

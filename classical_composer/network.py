@@ -20,7 +20,7 @@ trained with RMSprop on cross-entropy. The targets are class numbers, so the
 loss is the sparse form of the original's categorical cross-entropy: the same
 number, without a one-hot row per window.
 
-The input is one of three (see prepare_sequences.encode_window):
+The input is one of three (see prepare_sequences.NetworkInput):
 
     the original     one number per step, index / vocabulary size: (batch, time, 1)
     --embedding N    a learned vector of N numbers per token:       (batch, time) indices
@@ -40,7 +40,11 @@ import numpy as np
 from keras import layers
 
 from classical_composer.fast_lstm import FastLSTM
-from classical_composer.network_parts import composer_input, model_inputs, token_input, token_scores
+from classical_composer.network_parts import (
+    PART_SCORES, PARTS_TO_TOKENS, PROBABILITIES, TOKEN_AND_PART_LOGITS, TOKEN_LOGITS, TOKEN_PARTS, composer_vectors,
+    network_inputs, token_scores, token_vectors,
+)
+from classical_composer.prepare_sequences import NetworkInput
 from classical_composer.settings import OPTIMIZERS, Settings
 from classical_composer.transformer import build_transformer
 
@@ -70,8 +74,8 @@ def build_network(settings: Settings, vocabulary_size: int, part_matrix: np.ndar
         model = build_lstm_network(settings, vocabulary_size, part_count, fast_lstm, composer_count)
     if settings.token_parts:
         # The fixed matrix, in both directions: token -> parts, and parts -> token scores.
-        model.get_layer("token_parts").set_weights([part_matrix])
-        model.get_layer("parts_to_tokens").set_weights([part_matrix.T])
+        model.get_layer(TOKEN_PARTS).set_weights([part_matrix])
+        model.get_layer(PARTS_TO_TOKENS).set_weights([part_matrix.T])
     optimizer_class = getattr(keras.optimizers, OPTIMIZERS[settings.optimizer])
     if settings.predicts_every_step:
         # Validation weighs only the last step (see WindowBatches): divide by the weights, not the steps.
@@ -92,12 +96,11 @@ def build_lstm_network(settings: Settings, vocabulary_size: int, part_count: int
     # softmax) in float32 so that small probabilities do not round to zero.
     dtype_policy = "mixed_bfloat16" if settings.mixed_precision else "float32"
 
-    inputs, x = token_input(settings, vocabulary_size, part_count, dtype_policy)
-    composer_indices = None
-    if composer_count:
-        composer_indices, composer_vectors = composer_input(settings, composer_count, COMPOSER_VECTOR_SIZE,
-                                                            dtype_policy)
-        x = layers.Concatenate(dtype=dtype_policy, name="token_and_composer")([x, composer_vectors])
+    inputs, composer_indices = network_inputs(settings, vocabulary_size)
+    x = token_vectors(inputs, settings, vocabulary_size, part_count, dtype_policy)
+    if composer_indices is not None:
+        x = layers.Concatenate(dtype=dtype_policy, name="token_and_composer")(
+            [x, composer_vectors(composer_indices, composer_count, COMPOSER_VECTOR_SIZE, dtype_policy)])
     lstm_class = FastLSTM if fast_lstm else layers.LSTM
     for layer_number in range(size.lstm_layers):
         is_last = layer_number == size.lstm_layers - 1
@@ -119,9 +122,9 @@ def build_lstm_network(settings: Settings, vocabulary_size: int, part_count: int
     x = layers.BatchNormalization(dtype=dtype_policy)(x)
     x = layers.Dropout(size.dropout, dtype=dtype_policy)(x)
     x = token_scores(x, settings, vocabulary_size, part_count, dtype_policy)
-    outputs = layers.Activation("softmax", dtype="float32", name="next_token_probabilities")(x)  # (batch, [time,] vocabulary)
+    outputs = layers.Activation("softmax", dtype="float32", name=PROBABILITIES)(x)  # (batch, [time,] vocabulary)
 
-    return keras.Model(model_inputs(inputs, composer_indices), outputs, name=f"composer_{settings.preset}")
+    return keras.Model(NetworkInput.model_inputs(inputs, composer_indices), outputs, name=f"composer_{settings.preset}")
 
 
 def last_step(model: keras.Model) -> keras.Model:
@@ -137,12 +140,12 @@ def last_step(model: keras.Model) -> keras.Model:
     def reapply(layer_name: str, x):  # the trained layer itself, so the weights are shared
         return model.get_layer(layer_name)(x)
 
-    features = model.get_layer("token_logits").input[:, -1]  # (batch, features): what token_scores reads
-    scores = reapply("token_logits", features)
-    if any(layer.name == "part_scores" for layer in model.layers):  # the same sum as token_scores makes
-        summed = reapply("parts_to_tokens", reapply("part_scores", features))
-        scores = reapply("token_and_part_logits", [scores, summed])
-    return keras.Model(model.input, reapply("next_token_probabilities", scores), name=f"{model.name}_last_step")
+    features = model.get_layer(TOKEN_LOGITS).input[:, -1]  # (batch, features): what token_scores reads
+    scores = reapply(TOKEN_LOGITS, features)
+    if any(layer.name == PART_SCORES for layer in model.layers):  # the same sum as token_scores makes
+        summed = reapply(PARTS_TO_TOKENS, reapply(PART_SCORES, features))
+        scores = reapply(TOKEN_AND_PART_LOGITS, [scores, summed])
+    return keras.Model(model.input, reapply(PROBABILITIES, scores), name=f"{model.name}_last_step")
 
 
 def fast_lstm_pays() -> bool:

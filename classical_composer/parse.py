@@ -14,15 +14,15 @@ How a score becomes tokens:
 3. With --rests, time in which nothing sounds becomes a rest event.
 4. Each event is spelled as a token by tokens.py.
 
-corpus.py does this for every MIDI file in a folder: it refuses damaged files
-with a reason, and caches the tokens. Whoever changes the tokens made here
+note_tokens.NoteTokens reads a MIDI file through here; corpus.py does so for
+every file in a folder, refuses damaged files with a reason, and caches the tokens. Whoever changes the tokens made here
 bumps corpus.CACHE_VERSION, so that tokens cached before are made again.
 """
 
 from music21 import chord, interval, note, pitch
 
 from classical_composer import tokens
-from classical_composer.tokens import Event
+from classical_composer.tokens import NoteEvent
 
 # Gaps shorter than this are articulation (a slightly detached note), not
 # silence a listener would call a rest.
@@ -72,7 +72,7 @@ def onsets_of(score) -> dict:
     return notes_by_onset
 
 
-def events_of(score, encoding: dict) -> list[Event]:
+def events_of(score, encoding: dict) -> list[NoteEvent]:
     """A parsed score -> its events in time order, spelled as the encoding asks."""
     if encoding["transpose"]:
         score = transpose_to_c(score)
@@ -81,7 +81,7 @@ def events_of(score, encoding: dict) -> list[Event]:
     for onset, played in sorted(onsets_of(score).items()):
         if encoding["rests"] and sounding_until is not None and onset - sounding_until >= MIN_REST_QUARTERS:
             gap = float(onset - sounding_until)
-            events.append(Event(tokens.REST, tokens.length_bin(gap) if encoding["durations"] else None))
+            events.append(NoteEvent(tokens.REST, tokens.length_bin(gap) if encoding["durations"] else None))
 
         # Two tracks playing the same pitch are heard as one note.
         by_midi_number = {}
@@ -99,7 +99,7 @@ def events_of(score, encoding: dict) -> list[Event]:
         longest = max(length for _, length, _ in played)
         loudest = max(velocity for _, _, velocity in played)  # a chord takes its loudest note's
         events.append(
-            Event(
+            NoteEvent(
                 sound,
                 tokens.length_bin(longest) if encoding["durations"] else None,
                 tokens.velocity_level(loudest) if encoding["velocities"] else None,

@@ -68,6 +68,7 @@ import numpy as np
 from music21 import midi
 
 from classical_composer import tokens
+from classical_composer.midi_files import UnreadableMidi, music21_reading
 
 # --- The grammar --------------------------------------------------------------
 
@@ -108,7 +109,7 @@ class Event(NamedTuple):
 
 
 def spelling(event: Event) -> str:
-    """How the grammar writes an event (for events of the grammar; see `encode`)."""
+    """How the grammar writes an event (for events of the grammar; see `text_of_event`)."""
     kind, value = event
     if kind in (NOTE_ON, NOTE_OFF):
         return f"Note {value} {'On' if kind == NOTE_ON else 'Off'}"
@@ -139,7 +140,7 @@ def vocabulary() -> list[str]:
     return list(EVENT_OF_TEXT)
 
 
-def encode(event: Event) -> str:
+def text_of_event(event: Event) -> str:
     """Event -> its string. Raises ValueError for an event outside the grammar."""
     try:
         return TEXT_OF_EVENT[event]
@@ -147,7 +148,7 @@ def encode(event: Event) -> str:
         raise ValueError(f"{event!r} is not a performance event (see classical_composer/performance.py).") from None
 
 
-def decode(text: str) -> Event:
+def event_of_text(text: str) -> Event:
     """String -> its event. Raises ValueError for a string the grammar does not write."""
     try:
         return EVENT_OF_TEXT[text]
@@ -184,7 +185,7 @@ def onsets(texts: Iterable[str]) -> list[tuple[int, ...]]:
     """
     result, struck = [], []
     for text in texts:
-        event = decode(text)
+        event = event_of_text(text)
         if event.kind == NOTE_ON:
             struck.append(event.value)
         elif event.kind == WAIT and struck:
@@ -197,14 +198,14 @@ def onsets(texts: Iterable[str]) -> list[tuple[int, ...]]:
 
 def beats(texts: Iterable[str]) -> Fraction:
     """How long a performance lasts, in beats (quarter notes): the sum of its waits."""
-    return sum((event.value for event in map(decode, texts) if event.kind == WAIT), Fraction(0))
+    return sum((event.value for event in map(event_of_text, texts) if event.kind == WAIT), Fraction(0))
 
 
 def onset_gaps(texts: Iterable[str]) -> list[int]:
     """The time from each onset to the next, in twelfths of a beat: the rhythm of the piece, whatever its pitches."""
     gaps, now, last_onset = [], 0, None
     for text in texts:
-        event = decode(text)
+        event = event_of_text(text)
         if event.kind == WAIT:
             now += int(event.value * STEPS_PER_BEAT)
         elif event.kind == NOTE_ON and now != last_onset:  # a note-on at a new moment is a new onset
@@ -407,7 +408,7 @@ def performance_of_midi_file(midi_file: midi.MidiFile) -> list[str]:
             events.append(Event(VOLUME, volume))
         events.append(event)
     events.append(Event(END))
-    return [encode(event) for event in events]
+    return [text_of_event(event) for event in events]
 
 
 # --- Performance -> MIDI --------------------------------------------------------
@@ -456,7 +457,7 @@ def midi_of_performance(texts: Iterable[str], program: int = 0, bpm: float | Non
         messages.append((end, RELEASES_THIRD, note_off))
 
     for text in texts:
-        kind, value = decode(text)
+        kind, value = event_of_text(text)
         if kind == END:
             break
         if kind == WAIT:
@@ -494,3 +495,117 @@ def midi_of_performance(texts: Iterable[str], program: int = 0, bpm: float | Non
     midi_file.ticksPerQuarterNote = WRITTEN_TICKS_PER_BEAT
     midi_file.tracks.append(track)
     return midi_file.writestr()
+
+
+# --- The representation object ----------------------------------------------------------
+
+# The shortest note a performance sounds: midi_of_performance lets no note be silent.
+SHORTEST_PERFORMED = Fraction(1, STEPS_PER_BEAT)
+
+
+def notes_of_performance(texts: Iterable[str]) -> tuple[list[tuple[float, float, int]], float]:
+    """Performance events -> ((start, end, MIDI pitch) of every note, in quarter notes; the length), as played.
+
+    Time passes only in waits. A note sounds from its "On" to its "Off"; a key
+    struck again while it sounds is released first, a key struck twice at one
+    moment is struck once, and releasing a silent key does nothing. A note
+    never released ends where the performance ends, and every note lasts at
+    least a twelfth of a beat. Nothing after "End" sounds.
+    """
+    now = Fraction(0)  # exact, so that notes struck together start at exactly the same time
+    pressed_at: dict[int, Fraction] = {}  # pitch -> when its key went down, while it is down
+    notes = []
+
+    def release(pitch: int) -> None:
+        start = pressed_at.pop(pitch)
+        notes.append((float(start), float(max(now, start + SHORTEST_PERFORMED)), pitch))
+
+    for text in texts:
+        kind, value = event_of_text(text)
+        if kind == END:
+            break
+        if kind == WAIT:
+            now += value
+        elif kind == NOTE_ON and pressed_at.get(value) != now:
+            if value in pressed_at:
+                release(value)
+            pressed_at[value] = now
+        elif kind == NOTE_OFF and value in pressed_at:
+            release(value)
+    for pitch in sorted(pressed_at):
+        release(pitch)
+    notes.sort(key=lambda played: (played[0], played[2]))
+    return notes, max([float(now)] + [end for _, end, _ in notes])
+
+
+class PerformanceEvents:
+    """Performance events as the pipeline asks for them; see representations.py for what each answer is for."""
+
+    name = "events"
+    end_token = END  # a song ends at "End" (or after --num-notes events)
+    report_unit = "onsets"  # what report.py counts runs, variety and copying in: the pitches struck together
+
+    def __init__(self, encoding: dict | None = None):
+        pass  # events have no encoding flags: the grammar above is the whole representation
+
+    def tokens_of_midi(self, midi_file: midi.MidiFile) -> list[str]:
+        """A read MIDI file -> its performance; raises UnreadableMidi when no note is played."""
+        try:
+            with music21_reading("its MIDI events could not be read"):
+                events = performance_of_midi_file(midi_file)
+        except ValueError as error:  # this module's own word for timing it cannot use (SMPTE frames)
+            raise UnreadableMidi(f"its MIDI events could not be read ({error})") from error
+        if not any(event_of_text(event).kind == NOTE_ON for event in events):
+            raise UnreadableMidi("it has no pitched notes")
+        return events
+
+    def check_token(self, token: str) -> None:
+        """Raise ValueError unless the grammar above writes `token`."""
+        event_of_text(token)
+
+    def write_midi(self, texts: list[str], path: Path, instrument_name: str, bpm: float | None) -> None:
+        """Events -> a MIDI file at `path`, played at `bpm` (None: the events' own tempo)."""
+        from music21 import instrument  # music21 spells the General MIDI instruments
+
+        program = instrument.fromString(instrument_name).midiProgram or 0
+        Path(path).write_bytes(midi_of_performance(texts, program, bpm))
+
+    def quarters_of_pieces(self, midi_dir: Path, pieces: list) -> float:
+        """How many quarter notes the pieces last: the sum of their waits."""
+        return float(sum(beats(piece.tokens) for piece in pieces))
+
+    def quarters_of_tokens(self, texts: list[str]) -> float:
+        return float(beats(texts))
+
+    def notes_sounded(self, texts: Iterable[str]) -> tuple[list[tuple[float, float, int]], float]:
+        return notes_of_performance(texts)
+
+    def pitches_struck(self, text: str) -> tuple[int, ...]:
+        """A note-on strikes its pitch; waits, volumes, note-offs and the rest play nothing new."""
+        event = event_of_text(text)
+        return (event.value,) if event.kind == NOTE_ON else ()
+
+    def is_rest(self, text: str) -> bool:
+        return False  # silence is a wait with no key down, never an event of its own
+
+    def onsets(self, texts: list[str]) -> list[tuple[int, ...]]:
+        return onsets(texts)
+
+    def onset_gaps(self, texts: list[str]) -> list[int]:
+        return onset_gaps(texts)
+
+    def nearest_known(self, text: str, known_events: list[str]) -> str:
+        """The known event of the same kind with the nearest value (pitch, wait, volume, tempo)."""
+        wanted = event_of_text(text)
+
+        def distance(known: str) -> tuple:
+            event = event_of_text(known)
+            if event.kind != wanted.kind:
+                return (1, 0)
+            return (0, abs((event.value or 0) - (wanted.value or 0)))
+
+        return min(known_events, key=distance)
+
+    def sampling_rules(self, vocabulary_tokens: list[str], only_possible: bool):
+        """With only_possible, strike only keys that are up and release only keys that are down (SoundingNotes)."""
+        return SoundingNotes(vocabulary_tokens) if only_possible else None

@@ -44,12 +44,14 @@ def read_notes(midi_path: Path) -> list[tuple[float, float, int, int]]:
     """A MIDI file -> (start, length, MIDI pitch, velocity) of every pitched note, in quarters."""
     from music21 import converter
 
+    from classical_composer.midi_files import UnreadableMidi, music21_reading
     from classical_composer.parse import onsets_of
 
     try:
-        score = converter.parse(midi_path, format="midi", forceSource=True)
-    except Exception as error:  # music21 raises many types for malformed files
-        raise UserError(f"{midi_path} is not a readable MIDI file ({type(error).__name__})") from None
+        with music21_reading("music21 could not read it"):  # a bug of this project surfaces; a bad file is one sentence
+            score = converter.parse(midi_path, format="midi", forceSource=True)
+    except UnreadableMidi as error:
+        raise UserError(f"{midi_path} is not a readable MIDI file ({type(error.__cause__).__name__})") from None
     return [
         (float(start), length, int(played_pitch.midi), int(velocity))
         for start, played in onsets_of(score).items()

@@ -8,7 +8,7 @@ Generation, as in the original: take a window of `sequence_length` tokens
 from the training data, ask the network for the next token's probabilities,
 pick one, slide the window one token on (drop the first, append the pick),
 and repeat (`WindowRereader`). The window holds token *indices*;
-`encode_window` turns it into network input each step, the same way training did.
+`NetworkInput.encode` turns it into network input each step, the same way training did.
 
 An LSTM trained on chunks (--chunks) learned to predict from everything
 before a target, so it composes as recurrent language models sample: it reads
@@ -22,17 +22,13 @@ from pathlib import Path
 
 import keras
 import numpy as np
-from music21 import chord, instrument, note, stream, tempo
 
-from classical_composer import performance, tokens
 from classical_composer.atomic import replaced_atomically
 from classical_composer.cli import UserError
 from classical_composer.network import (
     any_length_copy, compiled_function, copy_lstm_states, inference_copy, last_step, reset_lstm_states,
 )
-from classical_composer.performance import midi_of_performance
-from classical_composer.prepare_sequences import encode_window
-from classical_composer.settings import Settings, is_performance
+from classical_composer.prepare_sequences import NetworkInput
 
 # --- Sampling -----------------------------------------------------------------
 
@@ -110,7 +106,7 @@ def pieces_of_composer(bundle, composer: int | None) -> list:
     return [piece for piece, number in zip(bundle.training_pieces, bundle.training_composers) if number == composer]
 
 
-def probability_function(model: keras.Model, settings: Settings, vocabulary_size: int):
+def probability_function(model: keras.Model):
     """A fast network input -> (batch, vocabulary) function for the generation loop.
 
     The original called model.predict once per note, which builds a data
@@ -126,13 +122,11 @@ class WindowRereader:
     """The original's generation: re-read the whole window at every step, the chosen token appended, the first dropped.
 
     probabilities_of: probability_function's result. The window holds token
-    *indices*; encode_window makes the whole window's input afresh each step.
+    *indices*; network_input makes the whole window's input afresh each step.
     """
 
-    def __init__(self, probabilities_of, vocabulary_size: int, reads_token_indices: bool = False,
-                 composer: int | None = None):
-        self.probabilities_of, self.vocabulary_size = probabilities_of, vocabulary_size
-        self.reads_token_indices, self.composer = reads_token_indices, composer
+    def __init__(self, probabilities_of, network_input: NetworkInput, composer: int | None = None):
+        self.probabilities_of, self.network_input, self.composer = probabilities_of, network_input, composer
 
     def start(self, windows: np.ndarray) -> np.ndarray:
         """(songs, time) seed windows -> (songs, vocabulary) probabilities of the first new token."""
@@ -146,8 +140,7 @@ class WindowRereader:
 
     def read(self) -> np.ndarray:
         composers = None if self.composer is None else np.full(len(self.windows), self.composer, np.int32)
-        return self.probabilities_of(encode_window(self.windows, self.vocabulary_size, self.reads_token_indices,
-                                                   composers))
+        return self.probabilities_of(self.network_input.encode(self.windows, composers))
 
 
 class StateCarrier:
@@ -161,28 +154,26 @@ class StateCarrier:
     state to one that takes a single unrolled step a call, the cheaper call.
     """
 
-    def __init__(self, model: keras.Model, settings: Settings, vocabulary_size: int, songs: int,
-                 composer: int | None = None):
+    def __init__(self, model: keras.Model, network_input: NetworkInput, songs: int, composer: int | None = None):
         self.seed_reader = any_length_copy(model, batch_size=songs, carries_state=True)
         self.stepper = any_length_copy(model, batch_size=songs, carries_state=True, steps=1)
         self.read_seed, self.read_step = compiled_last_step(self.seed_reader), compiled_last_step(self.stepper)
-        self.vocabulary_size, self.reads_token_indices, self.composer = (
-            vocabulary_size, settings.reads_token_indices, composer)
+        self.network_input, self.composer = network_input, composer
 
     def start(self, windows: np.ndarray) -> np.ndarray:
         """(songs, time) seed windows, read once -> (songs, vocabulary) probabilities of the first new token."""
         reset_lstm_states(self.seed_reader)
-        probabilities = self.read_seed(self.network_input(np.asarray(windows, dtype=np.int32)))
+        probabilities = self.read_seed(self.encode(np.asarray(windows, dtype=np.int32)))
         copy_lstm_states(self.seed_reader, self.stepper)
         return probabilities
 
     def after(self, chosen: np.ndarray) -> np.ndarray:
         """(songs,) chosen token indices, one step -> (songs, vocabulary) probabilities of the next."""
-        return self.read_step(self.network_input(chosen[:, np.newaxis].astype(np.int32)))
+        return self.read_step(self.encode(chosen[:, np.newaxis].astype(np.int32)))
 
-    def network_input(self, steps: np.ndarray):
+    def encode(self, steps: np.ndarray):
         composers = None if self.composer is None else np.full(len(steps), self.composer, np.int32)
-        return encode_window(steps, self.vocabulary_size, self.reads_token_indices, composers)
+        return self.network_input.encode(steps, composers)
 
 
 def compiled_last_step(model: keras.Model):
@@ -192,11 +183,10 @@ def compiled_last_step(model: keras.Model):
 
 def next_token_reader(bundle, songs: int, composer: int | None = None):
     """How a bundle's network is asked for each next token: carrying its state, or re-reading a window."""
-    vocabulary_size = len(bundle.vocabulary)
+    network_input = NetworkInput.of(bundle.settings, len(bundle.vocabulary))
     if bundle.settings.carries_state:
-        return StateCarrier(bundle.model, bundle.settings, vocabulary_size, songs, composer)
-    return WindowRereader(probability_function(bundle.model, bundle.settings, vocabulary_size), vocabulary_size,
-                          bundle.settings.reads_token_indices, composer)
+        return StateCarrier(bundle.model, network_input, songs, composer)
+    return WindowRereader(probability_function(bundle.model), network_input, composer)
 
 
 def compose(reader, start_windows: np.ndarray, num_notes: int, top_k: int = 1, temperature: float = 1.0,
@@ -230,17 +220,17 @@ def compose(reader, start_windows: np.ndarray, num_notes: int, top_k: int = 1, t
     return [song[:length] for song, length in zip(composed, lengths)]
 
 
-def generate(probabilities_of, start_windows: np.ndarray, num_notes: int, vocabulary_size: int,
+def generate(probabilities_of, network_input: NetworkInput, start_windows: np.ndarray, num_notes: int,
              top_k: int = 1, temperature: float = 1.0, random: np.random.Generator | None = None,
-             reads_token_indices: bool = False, composer: int | None = None) -> np.ndarray:
+             composer: int | None = None) -> np.ndarray:
     """Compose `num_notes` tokens after each start window by re-reading the window, as the original does.
 
-    probabilities_of: network input (see encode_window) -> (batch, vocabulary) probabilities.
+    probabilities_of: network input (network_input.encode's) -> (batch, vocabulary) probabilities.
     start_windows:    (songs, time) token indices.
     composer:         the composer's number for every song, for a network trained with --composers.
     Returns           (songs, num_notes) token indices.
     """
-    reader = WindowRereader(probabilities_of, vocabulary_size, reads_token_indices, composer)
+    reader = WindowRereader(probabilities_of, network_input, composer)
     return np.stack(compose(reader, start_windows, num_notes, top_k, temperature, random))
 
 
@@ -252,10 +242,8 @@ def song_rules(bundle, only_possible: bool = False) -> tuple[int | None, object]
     measured by likeness.py, the songs of weights/events sound less real so
     (docs/chunks.md), so predict.py leaves it out. Note tokens have neither rule.
     """
-    if not bundle.settings.performance_events:
-        return None, None
-    rules = performance.SoundingNotes(bundle.vocabulary.tokens) if only_possible else None
-    return bundle.vocabulary.index_of.get(performance.END), rules
+    end_index = bundle.vocabulary.index_of.get(bundle.representation.end_token)  # None for a grammar without an end
+    return end_index, bundle.representation.sampling_rules(bundle.vocabulary.tokens, only_possible)
 
 
 def compose_for_bundle(bundle, start_windows: np.ndarray, num_notes: int, top_k: int = 1, temperature: float = 1.0,
@@ -281,50 +269,12 @@ def compose_songs(bundle, composer: int | None, num_songs: int, num_notes: int, 
 
 # --- Tokens -> MIDI -----------------------------------------------------------
 
-DEFAULT_BPM = 120  # the tempo of note tokens, which carry none of their own
 
+def write_midi(token_list: list[str], path: Path, representation, instrument_name: str = "Piano",
+               bpm: float | None = None) -> None:
+    """Write tokens as a MIDI file, as their representation plays them. The file appears complete or not at all.
 
-def tokens_to_stream(token_list: list[str], instrument_name: str = "Piano", bpm: float = DEFAULT_BPM) -> stream.Stream:
-    """Tokens -> a music21 stream, one event after another.
-
-    Without --durations every event lasts exactly STEP_QUARTERS and the next
-    starts when it ends. (The original advanced the offset by 0.5 but left
-    each note a full quarter long, so consecutive notes overlapped.)
-    With --durations an event lasts its bin's written length.
-    """
-    part = stream.Stream()
-    part.insert(0, instrument.fromString(instrument_name))
-    part.insert(0, tempo.MetronomeMark(number=bpm))
-    offset = 0.0
-    for token in token_list:
-        event = tokens.decode(token)
-        length = tokens.WRITTEN_QUARTERS[event.length] if event.length else tokens.STEP_QUARTERS
-        to_play = tokens.pitches_to_play(event.sound)
-        if not to_play:
-            element = note.Rest(quarterLength=length)
-        elif len(to_play) == 1 and isinstance(to_play[0], str):
-            element = note.Note(to_play[0], quarterLength=length)
-        else:
-            # A faithful chord has bare pitch classes: note.Note(7) is G in
-            # octave 4, as in the original (a documented limitation;
-            # --octave-chords keeps the real octaves).
-            element = chord.Chord([note.Note(pitch) for pitch in to_play], quarterLength=length)
-        if event.velocity is not None:
-            element.volume.velocity = event.velocity
-        part.insert(offset, element)
-        offset += length
-    return part
-
-
-def write_midi(token_list: list[str], path: Path, instrument_name: str = "Piano", bpm: float | None = None,
-               representation: str = "notes") -> None:
-    """Write tokens (or performance events) as a MIDI file. The file appears complete or not at all.
-
-    bpm: None is 120 for note tokens, and the events' own tempo for performance events.
+    bpm: None is the representation's own (120 for note tokens, the events' own tempo for performance events).
     """
     with replaced_atomically(path) as temporary:
-        if is_performance(representation):
-            program = instrument.fromString(instrument_name).midiProgram or 0
-            Path(temporary).write_bytes(midi_of_performance(token_list, program, bpm))
-        else:
-            tokens_to_stream(token_list, instrument_name, bpm or DEFAULT_BPM).write("midi", fp=temporary)
+        representation.write_midi(token_list, temporary, instrument_name, bpm)

@@ -3,15 +3,14 @@
 In:  the pieces from parse.py (lists of token strings) and the settings.
 Out: a `Vocabulary` (sorted tokens <-> integer classes), `Windows` of
      `sequence_length` token indices each with the index that follows as its
-     target (and, with --composers, the composer of its piece), and
-     `WindowBatches` that feed them to Keras; with --chunks, `ChunkBatches`
-     of consecutive chunks of each piece instead.
+     target (and the composer of its piece), the `NetworkInput` that turns
+     them into what the network reads, and `WindowBatches` that feed them to
+     Keras; with --chunks, `ChunkBatches` of consecutive chunks of each piece.
 
-The original network's input at every step is ONE number, the token's index
-divided by the vocabulary size; with --embedding it is the index itself, which
-the network looks up in a learned table. `encode_window` is the only function
-that makes the network's input: training and generation both call it, so the
-network can never see one thing while learning and another while composing.
+What the network reads at each step is `NetworkInput`'s to say: the original
+reads ONE number, the token's index divided by the vocabulary size; with
+--embedding the index itself, which the network looks up in a learned table;
+with --composers the piece's composer too.
 """
 
 from dataclasses import dataclass
@@ -141,35 +140,76 @@ def windows_of_indices(index_pieces: list, sequence_length: int, piece_composers
 
 # --- Network input ------------------------------------------------------------
 
-COMPOSER_INPUT = "composer_indices"  # the name of the network's composer input (network_parts.composer_input)
+# The names of the network's inputs: what NetworkInput.encode keys its arrays by
+# and NetworkInput.keras_inputs names the keras.Input layers, so the two always fit.
+SCALED_TOKEN_INDICES = "scaled_token_indices"  # the original: (batch, time, 1) float32, index / vocabulary size
+TOKEN_INDICES = "token_indices"  # --embedding and the transformer: (batch, time) int32
+COMPOSER_INDICES = "composer_indices"  # --composers: (batch, time) int32, the piece's composer at every step
 
 
-def token_input_name(reads_token_indices: bool) -> str:
-    """The name of the network's token input: what encode_window makes, and what network_parts.token_input builds."""
-    return "token_indices" if reads_token_indices else "scaled_token_indices"
+@dataclass(frozen=True)
+class NetworkInput:
+    """What the network reads at each step, made from the settings; the one place network input is made.
 
-
-
-def encode_window(index_windows: np.ndarray, vocabulary_size: int, reads_token_indices: bool = False,
-                  composers: np.ndarray | None = None):
-    """Token indices -> network input.
-
-    The original: (batch, time) ints -> (batch, time, 1) float32, index / vocabulary size.
-    With --embedding (reads_token_indices): (batch, time) int32, the indices as they are.
-    With --composers (composers: (batch,) composer numbers): a dict of the above and the
-    composer at every step, {"composer_indices": (batch, time) int32}, keyed by the network's input names.
-    The one place the original's normalisation lives.
+    The original network reads ONE number a step, the token's index divided
+    by the vocabulary size; with --embedding (and the transformer) it reads the
+    index itself and looks it up in a learned table; with --composers it also
+    reads the piece's composer at every step. Training, validation, evaluation
+    and generation all call `encode`, and both network builders take their
+    inputs from `keras_inputs`, so the network never sees one thing while
+    learning and another while composing.
     """
-    index_windows = np.asarray(index_windows)
-    if reads_token_indices:
-        tokens = index_windows.astype(np.int32)
-    else:
-        tokens = (index_windows.astype(np.float32) / np.float32(vocabulary_size))[..., np.newaxis]
-    if composers is None:
-        return tokens
-    every_step = np.broadcast_to(np.asarray(composers, dtype=np.int32)[:, np.newaxis], index_windows.shape)
-    return {token_input_name(reads_token_indices): tokens, COMPOSER_INPUT: np.ascontiguousarray(every_step)}
 
+    vocabulary_size: int
+    reads_token_indices: bool = False  # --embedding, or --model transformer
+    reads_composer: bool = False  # --composers
+
+    @classmethod
+    def of(cls, settings, vocabulary_size: int) -> "NetworkInput":
+        return cls(vocabulary_size, settings.reads_token_indices, settings.composers)
+
+    @property
+    def token_name(self) -> str:
+        return TOKEN_INDICES if self.reads_token_indices else SCALED_TOKEN_INDICES
+
+    def encode(self, index_windows: np.ndarray, composers: np.ndarray | None = None):
+        """(batch, time) token indices, and (batch,) composer numbers if the network reads them -> network input.
+
+        The original: (batch, time, 1) float32, index / vocabulary size (the one place its normalisation lives).
+        Reading token indices: (batch, time) int32, the indices as they are.
+        Reading the composer: a dict of the above and {COMPOSER_INDICES: (batch, time) int32}, keyed by input name.
+        Composers given to a network that does not read them are left out.
+        """
+        index_windows = np.asarray(index_windows)
+        if self.reads_token_indices:
+            tokens = index_windows.astype(np.int32)
+        else:
+            tokens = (index_windows.astype(np.float32) / np.float32(self.vocabulary_size))[..., np.newaxis]
+        if not self.reads_composer:
+            return tokens
+        if composers is None:
+            raise ValueError("this network reads each window's composer, but none was given")
+        every_step = np.broadcast_to(np.asarray(composers, dtype=np.int32)[:, np.newaxis], index_windows.shape)
+        return {self.token_name: tokens, COMPOSER_INDICES: np.ascontiguousarray(every_step)}
+
+    def keras_inputs(self, steps: int | None, batch_size: int | None = None) -> tuple:
+        """The keras.Input layers that take `encode`'s arrays: (token input, composer input or None).
+
+        steps: the window length, or None for any; batch_size: fixed, or None for any.
+        """
+        if self.reads_token_indices:
+            tokens = keras.Input(batch_shape=(batch_size, steps), dtype="int32", name=TOKEN_INDICES)  # (batch, time)
+        else:
+            tokens = keras.Input(batch_shape=(batch_size, steps, 1), name=SCALED_TOKEN_INDICES)  # (batch, time, 1)
+        composers = None
+        if self.reads_composer:
+            composers = keras.Input(batch_shape=(batch_size, steps), dtype="int32", name=COMPOSER_INDICES)
+        return tokens, composers
+
+    @staticmethod
+    def model_inputs(tokens, composers=None):
+        """What keras.Model takes as inputs: the token input alone, or both inputs by name (encode's keys)."""
+        return tokens if composers is None else {tokens.name: tokens, COMPOSER_INDICES: composers}
 
 
 class WindowBatches(keras.utils.PyDataset):
@@ -184,12 +224,11 @@ class WindowBatches(keras.utils.PyDataset):
     as without --every-step: the token after each window.
     """
 
-    def __init__(self, windows: Windows, vocabulary_size: int, batch_size: int, shuffle: bool, seed: int = 0,
-                 reads_token_indices: bool = False, every_step: bool = False, score_last_step: bool = False):
+    def __init__(self, windows: Windows, network_input: NetworkInput, batch_size: int, shuffle: bool, seed: int = 0,
+                 every_step: bool = False, score_last_step: bool = False):
         super().__init__()
         self.windows = windows
-        self.vocabulary_size = vocabulary_size
-        self.reads_token_indices = reads_token_indices
+        self.network_input = network_input
         self.every_step, self.score_last_step = every_step, score_last_step
         self.batch_size = batch_size
         self.shuffle = shuffle
@@ -204,7 +243,7 @@ class WindowBatches(keras.utils.PyDataset):
         window_numbers = self.order[batch_number * self.batch_size : (batch_number + 1) * self.batch_size]
         index_windows, targets = self.windows.rows(window_numbers, self.every_step)
         composers = None if self.windows.composers is None else self.windows.composers[window_numbers]
-        network_input = encode_window(index_windows, self.vocabulary_size, self.reads_token_indices, composers)
+        network_input = self.network_input.encode(index_windows, composers)
         if self.every_step and self.score_last_step:
             weights = np.zeros(targets.shape, np.float32)  # (batch, time)
             weights[:, -1] = 1.0
@@ -258,15 +297,14 @@ class ChunkBatches(keras.utils.PyDataset):
     holds about batch_size chunks.
     """
 
-    def __init__(self, index_pieces: list, vocabulary_size: int, chunk_length: int, batch_size: int, shuffle: bool,
-                 seed: int = 0, reads_token_indices: bool = False, piece_composers: np.ndarray | None = None):
+    def __init__(self, index_pieces: list, network_input: NetworkInput, chunk_length: int, batch_size: int,
+                 shuffle: bool, seed: int = 0, piece_composers: np.ndarray | None = None):
         super().__init__()
         self.piece_lengths = np.array([len(piece) for piece in index_pieces], dtype=np.int64)
         self.piece_starts = np.concatenate([[0], np.cumsum(self.piece_lengths)[:-1]]).astype(np.int64)
         self.token_indices = (np.concatenate(index_pieces).astype(np.int32) if len(index_pieces)
                               else np.zeros(0, np.int32))
-        self.vocabulary_size, self.chunk_length = vocabulary_size, chunk_length
-        self.reads_token_indices = reads_token_indices
+        self.network_input, self.chunk_length = network_input, chunk_length
         self.piece_composers = None if piece_composers is None else np.asarray(piece_composers, np.int32)
         self.shuffle = shuffle
         self.random = np.random.default_rng(seed)
@@ -292,7 +330,7 @@ class ChunkBatches(keras.utils.PyDataset):
         inputs = np.where(is_real, self.token_indices[positions], 0)
         targets = np.where(is_real, self.token_indices[np.minimum(positions + 1, len(self.token_indices) - 1)], 0)
         composers = None if self.piece_composers is None else self.piece_composers[spans[:, 0]]
-        network_input = encode_window(inputs, self.vocabulary_size, self.reads_token_indices, composers)
+        network_input = self.network_input.encode(inputs, composers)
         return network_input, targets.astype(np.int32), is_real.astype(np.float32)
 
     def on_epoch_end(self) -> None:

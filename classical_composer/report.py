@@ -41,7 +41,6 @@ then counted in onsets (the pitches struck together), not events: a run of
 waits or a copied stretch of note-offs says nothing about the music.
 """
 
-import functools
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -49,39 +48,10 @@ from dataclasses import dataclass
 import numpy as np
 from music21 import pitch
 
-from classical_composer import performance, tokens
+from classical_composer import performance
 
 PITCH_CLASSES = 12
 INDEX_BYTES = 4  # token indices are compared as int32 bytes, see longest_copied_stretch
-
-
-# --- What a token sounds like --------------------------------------------------
-
-
-@functools.lru_cache(maxsize=None)
-def midi_pitches(sound: str) -> tuple[int, ...]:
-    """The MIDI numbers a sound plays, as predict.py writes it: () for a rest.
-
-    A faithful chord's bare pitch classes are played in octave 4 ("0.4.7" is
-    60, 64, 67), because that is where music21 puts a pitch without an octave.
-    """
-    return tuple(int(pitch.Pitch(part).midi) for part in tokens.pitches_to_play(sound))
-
-
-def sound_of(token: str) -> str:
-    return tokens.decode(token).sound
-
-
-def token_pitches(token: str) -> tuple[int, ...]:
-    """The MIDI numbers a token starts to play: a note token's sound, or a performance event's note-on."""
-    if token in performance.EVENT_OF_TEXT:  # waits, volumes, note-offs and the rest play nothing new
-        event = performance.decode(token)
-        return (event.value,) if event.kind == performance.NOTE_ON else ()
-    return midi_pitches(sound_of(token))
-
-
-def is_rest(token: str) -> bool:
-    return token not in performance.EVENT_OF_TEXT and tokens.is_rest(sound_of(token))
 
 
 # --- One figure each -------------------------------------------------------------
@@ -97,20 +67,20 @@ def longest_run(sequence: Sequence) -> tuple[int, object]:
     return best_length, best_item
 
 
-def rest_share(token_list: Sequence[str]) -> float:
+def rest_share(token_list: Sequence[str], representation) -> float:
     """The share of tokens that are rests, in [0, 1]; 0 for no tokens."""
     if not token_list:
         return 0.0
-    return sum(is_rest(token) for token in token_list) / len(token_list)
+    return sum(representation.is_rest(token) for token in token_list) / len(token_list)
 
 
-def pitch_range(token_list: Sequence[str]) -> tuple[int, int] | None:
+def pitch_range(token_list: Sequence[str], representation) -> tuple[int, int] | None:
     """(lowest, highest) MIDI number that sounds; None when nothing sounds."""
-    sounding = [number for token in token_list for number in token_pitches(token)]
+    sounding = [number for token in token_list for number in representation.pitches_struck(token)]
     return (min(sounding), max(sounding)) if sounding else None
 
 
-def pitch_class_histogram(token_counts: Mapping[str, int]) -> np.ndarray:
+def pitch_class_histogram(token_counts: Mapping[str, int], representation) -> np.ndarray:
     """Token -> count, in; the share of each pitch class C..B among all sounding pitches, out: (12,).
 
     All zeros when nothing sounds. Takes counts rather than a list so that
@@ -118,7 +88,7 @@ def pitch_class_histogram(token_counts: Mapping[str, int]) -> np.ndarray:
     """
     histogram = np.zeros(PITCH_CLASSES)
     for token, count in token_counts.items():
-        for number in token_pitches(token):
+        for number in representation.pitches_struck(token):
             histogram[number % PITCH_CLASSES] += count
     total = histogram.sum()
     return histogram / total if total else histogram
@@ -179,16 +149,17 @@ def longest_copied_stretch(sequence: Sequence[int], pieces: Sequence[Sequence[in
 # --- All figures together -----------------------------------------------------------
 
 
-def style_histograms(texts_of_pieces: Sequence[Sequence[str]], performance_events: bool) -> dict:
+def style_histograms(texts_of_pieces: Sequence[Sequence[str]], representation) -> dict:
     """Some pieces' tokens, pooled: {"pitch_classes": (12,) shares, "rhythm": (49,) onset-gap shares or None}.
 
-    The rhythm is there for performance events only: note tokens do not keep time.
+    The rhythm is there only for a representation that keeps time (performance events).
     """
     counts = Counter(text for texts in texts_of_pieces for text in texts)
+    gaps_of_pieces = [representation.onset_gaps(texts) for texts in texts_of_pieces]
     rhythm = None
-    if performance_events:
-        rhythm = onset_gap_histogram([gap for texts in texts_of_pieces for gap in performance.onset_gaps(texts)])
-    return {"pitch_classes": pitch_class_histogram(counts), "rhythm": rhythm}
+    if all(gaps is not None for gaps in gaps_of_pieces):
+        rhythm = onset_gap_histogram([gap for gaps in gaps_of_pieces for gap in gaps])
+    return {"pitch_classes": pitch_class_histogram(counts, representation), "rhythm": rhythm}
 
 
 @dataclass
@@ -196,23 +167,25 @@ class TrainingReference:
     """What every song's report is compared with, worked out once per bundle by `training_reference`."""
 
     vocabulary_tokens: Sequence[str]
-    unit: str  # what runs, variety and copying count: "tokens", or "onsets" for performance events
+    representation: object  # the tokens' representation object (representations.py)
     style: dict  # style_histograms of the training pieces
-    pieces: list  # the training pieces as copying is looked for in them: token indices, or onset numbers
-    onset_numbers: dict  # onset -> its number in `pieces` (performance events only)
+    pieces: list  # the training pieces as copying is looked for in them: one number per onset
+    onset_numbers: dict  # onset -> its number in `pieces`
+
+    @property
+    def unit(self) -> str:
+        return self.representation.report_unit
 
 
-def training_reference(vocabulary_tokens: Sequence[str], training_pieces: Sequence[Sequence[int]]) -> TrainingReference:
+def training_reference(vocabulary_tokens: Sequence[str], training_pieces: Sequence[Sequence[int]],
+                       representation) -> TrainingReference:
     """The training pieces (token indices) as generation_report compares songs with them."""
     texts_of_pieces = [[vocabulary_tokens[int(index)] for index in piece] for piece in training_pieces]
-    performance_events = all(token in performance.EVENT_OF_TEXT for token in vocabulary_tokens)
-    style = style_histograms(texts_of_pieces, performance_events)
-    if not performance_events:
-        return TrainingReference(vocabulary_tokens, "tokens", style, list(training_pieces), {})
+    style = style_histograms(texts_of_pieces, representation)
     onset_numbers = {}
-    pieces = [[onset_numbers.setdefault(onset, len(onset_numbers)) for onset in performance.onsets(texts)]
+    pieces = [[onset_numbers.setdefault(onset, len(onset_numbers)) for onset in representation.onsets(texts)]
               for texts in texts_of_pieces]
-    return TrainingReference(vocabulary_tokens, "onsets", style, pieces, onset_numbers)
+    return TrainingReference(vocabulary_tokens, representation, style, pieces, onset_numbers)
 
 
 def generation_report(generated: Sequence[int], reference: TrainingReference) -> dict:
@@ -221,19 +194,17 @@ def generation_report(generated: Sequence[int], reference: TrainingReference) ->
     "unit" says what the variety, run and copying figures count: "tokens", or
     "onsets" for performance events (their names keep "token" for both).
     """
+    representation = reference.representation
     token_list = [reference.vocabulary_tokens[int(index)] for index in generated]
-    lowest_highest = pitch_range(token_list)
-    song_style = style_histograms([token_list], performance_events=reference.unit == "onsets")
-    if reference.unit == "onsets":
-        items = performance.onsets(token_list)
-        never_in_training = len(reference.onset_numbers)  # a number no training onset has: it is never copied
-        copied = longest_copied_stretch([reference.onset_numbers.get(onset, never_in_training) for onset in items],
-                                        reference.pieces)
+    lowest_highest = pitch_range(token_list, representation)
+    song_style = style_histograms([token_list], representation)
+    items = representation.onsets(token_list)
+    never_in_training = len(reference.onset_numbers)  # a number no training onset has: it is never copied
+    copied = longest_copied_stretch([reference.onset_numbers.get(onset, never_in_training) for onset in items],
+                                    reference.pieces)
+    rhythm_distance = None
+    if song_style["rhythm"] is not None:  # a representation that keeps time
         rhythm_distance = total_variation(song_style["rhythm"], reference.style["rhythm"])
-    else:
-        items = token_list
-        copied = longest_copied_stretch(generated, reference.pieces)
-        rhythm_distance = None
     run_length, run_item = longest_run(items)
     return {
         "events": len(token_list),
@@ -241,7 +212,7 @@ def generation_report(generated: Sequence[int], reference: TrainingReference) ->
         "distinct_tokens": len(set(items)),
         "longest_run": run_length,
         "longest_run_token": run_item if reference.unit == "tokens" or run_item is None else onset_name(run_item),
-        "rest_share": rest_share(token_list),
+        "rest_share": rest_share(token_list, representation),
         "lowest_pitch": lowest_highest and pitch_figure(lowest_highest[0]),
         "highest_pitch": lowest_highest and pitch_figure(lowest_highest[1]),
         "pitch_class_distance": total_variation(song_style["pitch_classes"], reference.style["pitch_classes"]),

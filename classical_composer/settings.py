@@ -27,7 +27,7 @@ class NetworkSize:
 
 PRESETS = {
     # The original network: 3 x LSTM(512) -> Dense(256) -> Dense(vocabulary).
-    # About 70 training windows a second on a 2-core CPU (see the README's benchmark).
+    # 16 to 70 training windows a second on a 2-core CPU, by the CPU (docs/benchmark.md).
     "original": NetworkSize(lstm_layers=3, lstm_units=512, dense_units=256, dropout=0.3, recurrent_dropout=0.3),
     # The same shape, small enough to train on midi_songs/ on a 2-core CPU
     # in well under an hour.
@@ -59,18 +59,10 @@ TRANSFORMER_PRESETS = {
 }
 assert TRANSFORMER_PRESETS.keys() == PRESETS.keys(), "--preset names one size of each network"
 
-# How a piece becomes tokens: one token per onset (tokens.py, the original's way), or
+# How a piece becomes tokens: one token per onset (note_tokens.py, the original's way), or
 # performance events (performance.py: note on and off, waits, volume, tempo, pedal).
+# representations.py turns the chosen name into the object the pipeline asks.
 REPRESENTATIONS = ("notes", "events")
-
-
-
-def is_performance(representation: str) -> bool:
-    """Whether a representation (one of REPRESENTATIONS) is performance events rather than note tokens.
-
-    The one place the value of --representation is read: every module asks this.
-    """
-    return representation == "events"
 
 
 # The networks train.py can build: network.py's LSTM (the original) or transformer.py's decoder.
@@ -136,7 +128,7 @@ class Settings:
             (self.model in MODELS, f"unknown model '{self.model}'; choose one of {', '.join(MODELS)}"),
             (self.representation in REPRESENTATIONS,
              f"unknown representation '{self.representation}'; choose one of {', '.join(REPRESENTATIONS)}"),
-            (not self.performance_events or not self.note_token_flags,
+            (self.representation == "notes" or not self.note_token_flags,
              f"performance events keep every length, loudness and pitch as played, so leave out "
              f"{', '.join(self.note_token_flags)} with --representation events"),
             (self.model != "transformer" or self.embedding == 0,
@@ -166,11 +158,6 @@ class Settings:
         """The transformer's preset, with --dropout in place of its dropout when given."""
         size = TRANSFORMER_PRESETS[self.preset]
         return size if self.dropout is None else dataclasses.replace(size, dropout=self.dropout)
-
-    @property
-    def performance_events(self) -> bool:
-        """Whether pieces are performance events (performance.py) rather than note tokens (tokens.py)."""
-        return is_performance(self.representation)
 
     @property
     def note_token_flags(self) -> list[str]:

@@ -58,7 +58,7 @@ PITCH_CLASS = r"(?:1[01]|[0-9])"  # 0 to 11: a faithful chord's parts (one alone
 SOUND = re.compile(rf"{REST}|{PITCH_CLASS}(?:\.{PITCH_CLASS})*|{NOTE_NAME}(?:\.{NOTE_NAME})*")
 
 
-class Event(NamedTuple):
+class NoteEvent(NamedTuple):
     """One step of a piece: what sounds, and optionally its length bin and velocity level."""
 
     sound: str  # a note, a chord or REST, spelled as in the grammar above
@@ -85,8 +85,8 @@ def chord_sound(pitch_names_low_to_high: list[str], pitch_classes: list[int], oc
     return CHORD_SEPARATOR.join(parts)
 
 
-def encode(event: Event) -> str:
-    """Event -> token."""
+def encode(event: NoteEvent) -> str:
+    """NoteEvent -> token."""
     words = [event.sound]
     if event.length is not None:
         words.append(event.length)
@@ -95,7 +95,7 @@ def encode(event: Event) -> str:
     return " ".join(words)
 
 
-def decode(token: str) -> Event:
+def decode(token: str) -> NoteEvent:
     """Token -> event. Raises ValueError for a token the grammar cannot produce."""
     sound, *rest = token.split(" ")
     length = velocity = None
@@ -108,7 +108,7 @@ def decode(token: str) -> Event:
     if not SOUND.fullmatch(sound):
         raise ValueError(f"{token!r} is not a token of this grammar: {sound!r} is neither a note (E-4), "
                          f"a chord (4.8.11 or C2.G2.E-4) nor a rest")
-    return Event(sound, length, velocity)
+    return NoteEvent(sound, length, velocity)
 
 
 def is_rest(sound: str) -> bool:

@@ -4,7 +4,11 @@ In:  settings, a folder of MIDI files, a bundle folder, whether to resume, and
      optionally a tf.distribute strategy (train.py --distribute).
 Out: the bundle folder, holding the best model so far after every epoch.
 
-    parse_folder -> split_by_file -> Vocabulary -> make_windows -> build_network -> fit -> evaluate
+    read_corpus        MIDI files -> pieces of tokens, each with its composer     (stage 1)
+    prepare            split by file, vocabulary, windows, count models           (stage 2)
+    network_to_train   the network, new or resumed                                 (stage 3)
+    fit                model.fit, the bundle kept after every epoch
+    compare_best_with_counting   the kept model scored beside the count models
 
 The original wrote a new weights file for every improvement of the *training*
 loss. Here one bundle holds the best model, judged on the validation loss
@@ -16,6 +20,7 @@ evaluate.py), so that a run shows at a glance whether it beats counting.
 """
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import os
@@ -28,26 +33,24 @@ import keras
 import numpy as np
 
 from classical_composer.bundle import (
-    FORMAT_NAME, FORMAT_VERSION, POINTER_FILE, RESUME_FILE, load_bundle, load_model_checked, read_pointer,
+    FORMAT_NAME, FORMAT_VERSION, POINTER_FILE, RESUME_FILE, Bundle, load_bundle, load_model_checked, read_pointer,
     remove_unreferenced_files, save_bundle, save_model_file, write_json_atomically,
 )
 from classical_composer.cli import UserError
 from classical_composer.corpus import check_midi_folder, parse_folder
 from classical_composer.evaluate import (
-    count_model_figures, default_first_target, evaluate, format_comparison, quarters_of_music,
+    count_model_figures, default_first_target, evaluate, format_comparison,
 )
 from classical_composer.network import build_network, fast_lstm_pays
 from classical_composer.plot import plot_training
 from classical_composer.prepare_sequences import (
-    ChunkBatches, Vocabulary, WindowBatches, Windows, make_windows, split_by_file,
+    ChunkBatches, NetworkInput, Vocabulary, WindowBatches, Windows, make_windows, split_by_file,
 )
+from classical_composer.representations import representation_of
 from classical_composer.settings import KEEP_BEST, Settings
 from classical_composer.token_parts import token_parts
 
 TRAINING_PICTURE = "training.png"
-# Settings added after --resume existed, with their defaults; see data_fingerprint.
-SETTINGS_ADDED_LATER = {"model": "lstm", "dropout": None, "keep_best": "loss", "representation": "notes",
-                        "composers": False, "chunks": False}
 STATISTICS_WINDOWS = 2048  # training windows that batch-norm statistics are measured on after each epoch
 STATISTICS_BATCH_SIZE = 512  # windows per forward pass while measuring them: fewer, larger passes are faster
 STATISTICS_CHUNK_TOKENS = 65536  # with --chunks, tokens instead (2048 windows of 32): long windows need fewer
@@ -56,9 +59,6 @@ STATISTICS_CHUNK_TOKENS = 65536  # with --chunks, tokens instead (2048 windows o
 def data_fingerprint(settings: Settings, training_pieces: list, validation_pieces: list) -> str:
     """A hash of what must not change for --resume: the pieces, their split, and all settings but the epochs."""
     recipe = {name: value for name, value in settings.as_dict().items() if name not in ("epochs", "patience")}
-    for name, default in SETTINGS_ADDED_LATER.items():
-        if recipe[name] == default:
-            del recipe[name]  # so that runs interrupted before the setting existed still resume
     digest = hashlib.sha256(json.dumps(recipe, sort_keys=True).encode())
     for group in (training_pieces, validation_pieces):
         digest.update(json.dumps([[piece.name, piece.tokens] for piece in group]).encode())
@@ -105,21 +105,20 @@ def statistics_sample(windows: Windows, vocabulary_size: int, settings: Settings
     wanted = max(1, STATISTICS_CHUNK_TOKENS // settings.sequence_length) if settings.chunks else STATISTICS_WINDOWS
     count = min(len(windows), wanted)
     picked = np.linspace(0, len(windows) - 1, count).astype(np.int64)
-    return WindowBatches(windows.subset(picked), vocabulary_size, STATISTICS_BATCH_SIZE, shuffle=False,
-                         reads_token_indices=settings.reads_token_indices)
+    return WindowBatches(windows.subset(picked), NetworkInput.of(settings, vocabulary_size), STATISTICS_BATCH_SIZE,
+                         shuffle=False)
 
 
 class KeepBundle(keras.callbacks.Callback):
-    """After each epoch: save the bundle if the model improved, and always save the resume state."""
+    """After each epoch: save the bundle if the model improved, and always save the resume state.
 
-    def __init__(self, out: Path, settings: Settings, vocabulary: Vocabulary, training_indices: list,
-                 validation_indices: list, monitor: str, summary: dict, fingerprint: str, history: dict,
-                 best: float, composers: "Composers"):
+    bundle: everything the bundle keeps but the model (settings, vocabulary, pieces, composers), and in
+    `training` what this run has recorded so far; each save adds the model and the epoch's figures.
+    """
+
+    def __init__(self, out: Path, bundle: Bundle, monitor: str, fingerprint: str, history: dict, best: float):
         super().__init__()
-        self.out, self.settings, self.vocabulary = out, settings, vocabulary
-        self.training_indices, self.validation_indices = training_indices, validation_indices
-        self.composers = composers
-        self.monitor, self.summary, self.fingerprint = monitor, summary, fingerprint
+        self.out, self.bundle, self.monitor, self.fingerprint = out, bundle, monitor, fingerprint
         self.history, self.best = history, best
 
     def on_epoch_begin(self, epoch: int, logs=None) -> None:
@@ -134,11 +133,9 @@ class KeepBundle(keras.callbacks.Callback):
         to_minimise = -current if self.monitor.endswith("accuracy") else current
         if to_minimise < self.best:
             self.best = to_minimise
-            training = {**self.summary, "best_epoch": epoch + 1, "monitor": self.monitor,
+            training = {**self.bundle.training, "best_epoch": epoch + 1, "monitor": self.monitor,
                         **{name: float(value) for name, value in logs.items()}}
-            save_bundle(self.out, self.settings, self.vocabulary, self.model, self.training_indices, training,
-                        self.validation_indices, self.composers.names, self.composers.training,
-                        self.composers.validation)
+            save_bundle(self.out, dataclasses.replace(self.bundle, model=self.model, training=training))
             print(f"epoch {epoch + 1}: {self.monitor} improved to {current:.4f}; bundle saved in {self.out}")
         resume_state = {
             "format": FORMAT_NAME, "format_version": FORMAT_VERSION,
@@ -148,37 +145,24 @@ class KeepBundle(keras.callbacks.Callback):
         write_json_atomically(self.out / RESUME_FILE, resume_state)
         remove_unreferenced_files(self.out)
         kept_epoch = read_pointer(self.out)["training"]["best_epoch"] if (self.out / POINTER_FILE).is_file() else None
-        plot_training(self.history, self.summary.get("count_models", {}), self.out / TRAINING_PICTURE, kept_epoch)
+        plot_training(self.history, self.bundle.training.get("count_models", {}), self.out / TRAINING_PICTURE,
+                      kept_epoch)
 
 
-@dataclass
-class Composers:
-    """The composers of a corpus, sorted by name ("" for the MIDI folder itself), and each piece's number."""
-
-    names: list[str]
-    training: np.ndarray  # (training pieces,) int32
-    validation: np.ndarray  # (validation pieces,) int32
-
-    @classmethod
-    def of(cls, corpus, training_pieces: list, validation_pieces: list) -> "Composers":
-        names = list(corpus.files_per_composer())
-        number = {name: position for position, name in enumerate(names)}
-        return cls(names, *(np.array([number[piece.composer] for piece in pieces], dtype=np.int32)
-                            for pieces in (training_pieces, validation_pieces)))
+def composer_numbers(pieces: list, composer_names: list[str]) -> np.ndarray:
+    """(pieces,) int32: each piece's composer, as its place among the composer names."""
+    number = {name: position for position, name in enumerate(composer_names)}
+    return np.array([number[piece.composer] for piece in pieces], dtype=np.int32)
 
 
-def composers_if_read(settings: Settings, piece_composers: np.ndarray) -> np.ndarray | None:
-    """Each piece's composer number when the network reads it (--composers), else None."""
-    return piece_composers if settings.composers else None
-
-
-def describe(corpus, training_pieces, validation_pieces, vocabulary, train_windows, validation_windows) -> dict:
+def describe(corpus, bundle: Bundle, train_windows: Windows, validation_windows: Windows,
+             validation_pieces: list) -> dict:
     """The numbers worth printing and keeping in the bundle."""
     return {
         "files_read": len(corpus.pieces), "files_skipped": len(corpus.skipped), "tokens": corpus.token_count,
         "files_per_composer": corpus.files_per_composer(),
-        "classes": len(vocabulary),
-        "training_files": len(training_pieces), "training_tokens": len(train_windows.token_indices),
+        "classes": len(bundle.vocabulary),
+        "training_files": len(bundle.training_pieces), "training_tokens": len(train_windows.token_indices),
         "training_windows": len(train_windows),
         "validation_files": [piece.name for piece in validation_pieces], "validation_windows": len(validation_windows),
         "pieces_shorter_than_window": train_windows.short_pieces + validation_windows.short_pieces,
@@ -211,13 +195,12 @@ def training_batches(windows: Windows, index_pieces: list, piece_composers: np.n
 
     Windows slid one token at a time (the original), or with --chunks consecutive chunks of each piece.
     """
+    network_input = NetworkInput.of(settings, vocabulary_size)
     if settings.chunks:
-        batches = ChunkBatches(index_pieces, vocabulary_size, settings.sequence_length, settings.batch_size,
-                               shuffle=True, seed=settings.seed, reads_token_indices=settings.reads_token_indices,
-                               piece_composers=piece_composers)
+        batches = ChunkBatches(index_pieces, network_input, settings.sequence_length, settings.batch_size,
+                               shuffle=True, seed=settings.seed, piece_composers=piece_composers)
     else:
-        batches = WindowBatches(windows, vocabulary_size, settings.batch_size, shuffle=True, seed=settings.seed,
-                                reads_token_indices=settings.reads_token_indices,
+        batches = WindowBatches(windows, network_input, settings.batch_size, shuffle=True, seed=settings.seed,
                                 every_step=settings.predicts_every_step)
     for _ in range(first_epoch):  # Keras shuffles them once more after every epoch
         batches.on_epoch_end()
@@ -227,12 +210,11 @@ def training_batches(windows: Windows, index_pieces: list, piece_composers: np.n
 def validation_batches(windows: Windows, index_pieces: list, piece_composers: np.ndarray | None,
                        vocabulary_size: int, settings: Settings):
     """Held-out batches: with --chunks every held-out target once; otherwise the token after each window."""
+    network_input = NetworkInput.of(settings, vocabulary_size)
     if settings.chunks:
-        return ChunkBatches(index_pieces, vocabulary_size, settings.sequence_length, settings.batch_size,
-                            shuffle=False, reads_token_indices=settings.reads_token_indices,
-                            piece_composers=piece_composers)
-    return WindowBatches(windows, vocabulary_size, settings.batch_size, shuffle=False,
-                         reads_token_indices=settings.reads_token_indices,
+        return ChunkBatches(index_pieces, network_input, settings.sequence_length, settings.batch_size,
+                            shuffle=False, piece_composers=piece_composers)
+    return WindowBatches(windows, network_input, settings.batch_size, shuffle=False,
                          every_step=settings.predicts_every_step, score_last_step=True)
 
 
@@ -264,8 +246,23 @@ def train(settings: Settings, midi_dir: Path, out: Path, resume: bool = False, c
     check_out_folder(out)
     if resume and not (out / RESUME_FILE).is_file():
         raise UserError(f"there is no interrupted run to resume in {out}; start one without --resume")
+    corpus = read_corpus(midi_dir, settings)  # stage 1: MIDI files -> pieces of tokens
+    data = prepare(corpus, settings, midi_dir, command)  # stage 2: pieces -> vocabulary, windows, the bundle-to-be
+    keras.utils.set_random_seed(settings.seed)
+    # Under a strategy the weights and the optimizer's state must be made in its scope, one copy per device.
+    with strategy.scope() if strategy else contextlib.nullcontext():  # stage 3: the network, new or resumed
+        model, history, best, first_epoch = network_to_train(settings, data.bundle.vocabulary, out, resume,
+                                                             data.fingerprint, len(data.bundle.composers))
+    print(f"network: {settings.model}, preset {settings.preset}, {model.count_params():,} parameters"
+          + (f", on {strategy.num_replicas_in_sync} devices" if strategy else ""))
+    fit(model, data, settings, out, history, best, first_epoch, tensorboard)
+    if data.has_validation:
+        compare_best_with_counting(out, data.bundle.training["count_models"])
+    return history
 
-    # --- Data ------------------------------------------------------------------
+
+def read_corpus(midi_dir: Path, settings: Settings):
+    """The MIDI folder's pieces, each with its composer (its subfolder); refused if --composers cannot learn from it."""
     corpus = parse_folder(midi_dir, settings.encoding())
     if not corpus.pieces:
         raise UserError(f"no usable MIDI file in {midi_dir} (files skipped: {len(corpus.skipped)}); "
@@ -279,74 +276,87 @@ def train(settings: Settings, midi_dir: Path, out: Path, resume: bool = False, c
         raise UserError(f"--composers learns one style per subfolder of {midi_dir}, but all its files are in "
                         f"{'one subfolder' if list(composers) != [''] else 'the folder itself'}; "
                         f"put each composer's files in a subfolder of their own")
+    return corpus
+
+
+@dataclass
+class TrainingData:
+    """What the network learns from, prepared once from the corpus."""
+
+    bundle: Bundle  # all that the bundle keeps but the model; its `training` records what was prepared
+    training_windows: Windows
+    validation_windows: Windows
+    fingerprint: str  # what --resume checks (data_fingerprint)
+
+    @property
+    def has_validation(self) -> bool:
+        return len(self.validation_windows) > 0
+
+
+def prepare(corpus, settings: Settings, midi_dir: Path, command: str) -> TrainingData:
+    """Split the pieces by file, make the vocabulary and the windows, and fit the count models to compare with."""
     training_pieces, validation_pieces = split_by_file(corpus.pieces, settings.validation_split, settings.seed)
     vocabulary = Vocabulary.of_pieces(corpus.pieces)
-    piece_composers = Composers.of(corpus, training_pieces, validation_pieces)
-    # The windows carry their composer only when the network reads it.
-    train_windows, validation_windows = (
-        make_windows(pieces, vocabulary, settings.sequence_length, composer_numbers if settings.composers else None)
-        for pieces, composer_numbers in ((training_pieces, piece_composers.training),
-                                         (validation_pieces, piece_composers.validation)))
+    composer_names = list(corpus.files_per_composer())
+    training_composers, validation_composers = (composer_numbers(pieces, composer_names)
+                                                for pieces in (training_pieces, validation_pieces))
+    # Every window carries its piece's composer; the network reads it only with --composers (NetworkInput).
+    train_windows = make_windows(training_pieces, vocabulary, settings.sequence_length, training_composers)
+    validation_windows = make_windows(validation_pieces, vocabulary, settings.sequence_length, validation_composers)
     if len(train_windows) == 0:
         longest = max(len(piece.tokens) for piece in training_pieces)
         raise UserError(f"--sequence-length {settings.sequence_length} is longer than every training piece "
                         f"(the longest has {longest} tokens); choose a smaller --sequence-length")
-    summary = {"command": command, **describe(corpus, training_pieces, validation_pieces, vocabulary,
-                                              train_windows, validation_windows),
-               "validation_quarters": quarters_of_music(midi_dir, validation_pieces, settings.representation)}
+    bundle = Bundle(settings, vocabulary, None,
+                    [vocabulary.encode(piece.tokens) for piece in training_pieces],
+                    [vocabulary.encode(piece.tokens) for piece in validation_pieces], {},
+                    composer_names, training_composers, validation_composers)
+    summary = {"command": command, **describe(corpus, bundle, train_windows, validation_windows, validation_pieces),
+               "validation_quarters": representation_of(settings).quarters_of_pieces(midi_dir, validation_pieces)}
     print(f"{summary['classes']} classes; training: {summary['training_files']} files, "
           f"{summary['training_windows']} windows; validation: {len(summary['validation_files'])} files, "
           f"{summary['validation_windows']} windows; {summary['pieces_shorter_than_window']} pieces "
           f"shorter than the {settings.sequence_length}-token window gave no windows")
-
-    has_validation = len(validation_windows) > 0
-    monitor = ("val_" if has_validation else "") + settings.keep_best  # a figure Keras logs
-    if not has_validation:
-        print(f"no validation windows: the best model is judged on the training {settings.keep_best}")
-    fingerprint = data_fingerprint(settings, training_pieces, validation_pieces)
-    training_indices = [vocabulary.encode(piece.tokens) for piece in training_pieces]
-    validation_indices = [vocabulary.encode(piece.tokens) for piece in validation_pieces]
-    if has_validation:
+    data = TrainingData(bundle, train_windows, validation_windows,
+                        data_fingerprint(settings, training_pieces, validation_pieces))
+    if data.has_validation:
         # The yardsticks: count models fit on the training files, scored on the held-out targets.
-        summary["count_models"] = count_model_figures(training_indices, validation_indices, len(vocabulary),
-                                                      default_first_target(settings))
+        summary["count_models"] = count_model_figures(bundle.training_pieces, bundle.validation_pieces,
+                                                      len(vocabulary), default_first_target(settings))
         print("held-out nats per token of the count models: " + ", ".join(
             f"{name} {summary['count_models'][name]['nats']:.3f}" for name in ("unigram", "bigram", "trigram")))
+    else:
+        print(f"no validation windows: the best model is judged on the training {settings.keep_best}")
+    bundle.training = summary
+    return data
 
-    # --- Network ---------------------------------------------------------------
-    keras.utils.set_random_seed(settings.seed)
-    # Under a strategy the weights and the optimizer's state must be made in its scope, one copy per device.
-    with strategy.scope() if strategy else contextlib.nullcontext():
-        model, history, best, first_epoch = network_to_train(settings, vocabulary, out, resume, fingerprint,
-                                                             len(piece_composers.names))
-    print(f"network: {settings.model}, preset {settings.preset}, {model.count_params():,} parameters"
-          + (f", on {strategy.num_replicas_in_sync} devices" if strategy else ""))
 
-    # --- Training --------------------------------------------------------------
+def fit(model: keras.Model, data: TrainingData, settings: Settings, out: Path, history: dict, best: float,
+        first_epoch: int, tensorboard: Path | None) -> None:
+    """model.fit, keeping the bundle and the resume state in `out` after every epoch."""
+    bundle = data.bundle
+    monitor = ("val_" if data.has_validation else "") + settings.keep_best  # a figure Keras logs
     out.mkdir(parents=True, exist_ok=True)
-    callbacks = [RefreshBatchNormStatistics(statistics_sample(train_windows, len(vocabulary), settings)),
-                 KeepBundle(out, settings, vocabulary, training_indices, validation_indices, monitor, summary,
-                            fingerprint, history, best, piece_composers)]
+    callbacks = [RefreshBatchNormStatistics(statistics_sample(data.training_windows, len(bundle.vocabulary), settings)),
+                 KeepBundle(out, bundle, monitor, data.fingerprint, history, best)]
     if tensorboard is not None:  # each epoch's losses and accuracy, to watch with `tensorboard --logdir DIR`
         callbacks.append(keras.callbacks.TensorBoard(log_dir=str(tensorboard)))
     if settings.patience > 0:
         callbacks.append(keras.callbacks.EarlyStopping(monitor=monitor, mode=KEEP_BEST[settings.keep_best],
                                                        patience=settings.patience))
+    validation = None
+    if data.has_validation:
+        validation = validation_batches(data.validation_windows, bundle.validation_pieces,
+                                        bundle.validation_composers, len(bundle.vocabulary), settings)
     model.fit(
-        training_batches(train_windows, training_indices, composers_if_read(settings, piece_composers.training),
-                         len(vocabulary), settings, first_epoch),
-        validation_data=(validation_batches(validation_windows, validation_indices,
-                                            composers_if_read(settings, piece_composers.validation),
-                                            len(vocabulary), settings)
-                         if has_validation else None),
+        training_batches(data.training_windows, bundle.training_pieces, bundle.training_composers,
+                         len(bundle.vocabulary), settings, first_epoch),
+        validation_data=validation,
         epochs=settings.epochs,
         initial_epoch=first_epoch,
         callbacks=callbacks,
         verbose=1 if sys.stdout.isatty() else 2,  # one line per epoch in a log file
     )
-    if has_validation:
-        compare_best_with_counting(out, summary["count_models"])
-    return history
 
 
 def network_to_train(settings: Settings, vocabulary: Vocabulary, out: Path, resume: bool, fingerprint: str,

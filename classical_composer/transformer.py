@@ -27,7 +27,10 @@ in any Keras 3, without this project's code.
 import keras
 from keras import layers
 
-from classical_composer.network_parts import composer_input, model_inputs, token_input, token_scores
+from classical_composer.network_parts import (
+    PROBABILITIES, composer_vectors, network_inputs, token_scores, token_vectors,
+)
+from classical_composer.prepare_sequences import NetworkInput
 from classical_composer.settings import Settings
 
 
@@ -61,18 +64,17 @@ def build_transformer(settings: Settings, vocabulary_size: int, part_count: int 
     dtype_policy = "mixed_bfloat16" if settings.mixed_precision else "float32"
 
     # The token's vector, as the embedding LSTM reads it (with its parts' vectors under --token-parts).
-    inputs, x = token_input(settings, vocabulary_size, part_count, dtype_policy,
-                            width=size.width)  # inputs (batch, time); x (batch, time, width)
+    inputs, composer_indices = network_inputs(settings, vocabulary_size)  # (batch, time) each
+    x = token_vectors(inputs, settings, vocabulary_size, part_count, dtype_policy, width=size.width)  # (batch, time, width)
     # Each step's position, 0 .. time - 1, computed from the input itself so that
     # the saved model holds no constant and no custom layer.
     positions = keras.ops.cumsum(keras.ops.ones_like(inputs), axis=1) - 1  # (batch, time) int32
     position_vectors = layers.Embedding(settings.sequence_length, size.width, dtype=dtype_policy,
                                         name="position_embedding")(positions)  # (batch, time, width)
     x = layers.Add(dtype=dtype_policy, name="token_and_position")([x, position_vectors])
-    composer_indices = None
-    if composer_count:  # the composer's vector is added like the position's: the residual stream keeps its width
-        composer_indices, composer_vectors = composer_input(settings, composer_count, size.width, dtype_policy)
-        x = layers.Add(dtype=dtype_policy, name="token_and_composer")([x, composer_vectors])
+    if composer_indices is not None:  # the composer's vector is added like the position's: the residual stream keeps its width
+        x = layers.Add(dtype=dtype_policy, name="token_and_composer")(
+            [x, composer_vectors(composer_indices, composer_count, size.width, dtype_policy)])
     x = layers.Dropout(size.dropout, dtype=dtype_policy, name="embedding_dropout")(x)
 
     for block_number in range(size.blocks):
@@ -80,5 +82,5 @@ def build_transformer(settings: Settings, vocabulary_size: int, part_count: int 
     x = layers.LayerNormalization(dtype=dtype_policy, name="final_norm")(x)
     x = token_scores(x, settings, vocabulary_size, part_count, dtype_policy)  # (batch, time, vocabulary)
     # The softmax in float32 also under mixed precision, so that small probabilities do not round to zero.
-    outputs = layers.Activation("softmax", dtype="float32", name="next_token_probabilities")(x)
-    return keras.Model(model_inputs(inputs, composer_indices), outputs, name=f"transformer_{settings.preset}")
+    outputs = layers.Activation("softmax", dtype="float32", name=PROBABILITIES)(x)
+    return keras.Model(NetworkInput.model_inputs(inputs, composer_indices), outputs, name=f"transformer_{settings.preset}")

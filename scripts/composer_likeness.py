@@ -28,25 +28,22 @@ from classical_composer.report import style_histograms, total_variation  # noqa:
 
 def likeness_table(bundle, songs: int, num_notes: int, min_pieces: int, seed: int) -> list[dict]:
     """One row per composer asked for: distances of their songs to every composer's training pieces."""
-    from classical_composer.predict import generate, pieces_of_composer, probability_function, seed_windows
+    from classical_composer.predict import compose_for_bundle, pieces_of_composer, seed_windows
 
-    vocabulary_size = len(bundle.vocabulary)
     files = np.bincount(bundle.training_composers, minlength=len(bundle.composers))
     compared = [number for number in range(len(bundle.composers)) if files[number] >= min_pieces]
     if len(compared) < 2:
         raise UserError(f"fewer than two composers have {min_pieces} training pieces; lower --min-pieces")
     training_styles = {
         number: style_histograms([bundle.vocabulary.decode(piece) for piece in pieces_of_composer(bundle, number)],
-                                 performance_events=True)
+                                 bundle.representation)
         for number in compared}
-    probabilities_of = probability_function(bundle.model, bundle.settings, vocabulary_size)
     rows = []
     for asked in compared:
         random = np.random.default_rng(seed)
         starts = seed_windows(pieces_of_composer(bundle, asked), bundle.settings.sequence_length, songs, random)
-        composed = generate(probabilities_of, starts, num_notes, vocabulary_size, top_k=7, random=random,
-                            reads_token_indices=bundle.settings.reads_token_indices, composer=asked)  # (songs, num_notes)
-        written = style_histograms([bundle.vocabulary.decode(song) for song in composed], performance_events=True)
+        composed = compose_for_bundle(bundle, starts, num_notes, top_k=7, random=random, composer=asked)  # one per song
+        written = style_histograms([bundle.vocabulary.decode(song) for song in composed], bundle.representation)
         distances = {figure: {bundle.composers[number]: total_variation(written[figure], style[figure])
                               for number, style in training_styles.items()}
                      for figure in ("pitch_classes", "rhythm")}

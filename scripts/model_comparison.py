@@ -75,23 +75,20 @@ def figures_of(out: Path) -> dict:
     """Everything the table shows about one trained bundle."""
     from classical_composer.bundle import load_bundle
     from classical_composer.evaluate import evaluate
-    from classical_composer.predict import generate, probability_function, seed_windows
+    from classical_composer.predict import compose_for_bundle, seed_windows
     from classical_composer.report import generation_report, training_reference
 
     bundle = load_bundle(out)
     training = json.loads((out / "bundle.json").read_text())["training"]
     history = json.loads((out / "resume.json").read_text())["history"]
     results = evaluate(bundle)
-    vocabulary_size = len(bundle.vocabulary)
-    probabilities_of = probability_function(bundle.model, bundle.settings, vocabulary_size)
-    reference = training_reference(bundle.vocabulary.tokens, bundle.training_pieces)
+    reference = training_reference(bundle.vocabulary.tokens, bundle.training_pieces, bundle.representation)
     reports, generation_seconds = [], []
     for seed in SEEDS:
         random = np.random.default_rng(seed)
         start = seed_windows(bundle.training_pieces, bundle.settings.sequence_length, 1, random)
         began = time.perf_counter()
-        song = generate(probabilities_of, start, EVENTS, vocabulary_size, top_k=7, random=random,
-                        reads_token_indices=bundle.settings.reads_token_indices)[0]
+        song = compose_for_bundle(bundle, start, EVENTS, top_k=7, random=random)[0]
         generation_seconds.append(time.perf_counter() - began)
         reports.append(generation_report(song, reference))
     return {

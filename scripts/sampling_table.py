@@ -40,20 +40,17 @@ def parse_arguments(argv=None) -> argparse.Namespace:
 
 def sampling_reports(bundle, num_notes: int, seed: int) -> list[tuple[str, dict]]:
     """(label, report) for every way of sampling in SAMPLINGS, all from one seed window."""
-    from classical_composer.predict import generate, probability_function, seed_windows
+    from classical_composer.predict import compose_for_bundle, seed_windows
 
-    vocabulary_size = len(bundle.vocabulary)
     try:
         start = seed_windows(bundle.training_pieces, bundle.settings.sequence_length, 1, np.random.default_rng(seed))
     except ValueError as error:
         raise UserError(f"the bundle cannot seed generation: {error}") from None
-    probabilities_of = probability_function(bundle.model, bundle.settings, vocabulary_size)
-    reference = training_reference(bundle.vocabulary.tokens, bundle.training_pieces)
+    reference = training_reference(bundle.vocabulary.tokens, bundle.training_pieces, bundle.representation)
     rows = []
     for label, top_k in SAMPLINGS:
-        composed = generate(probabilities_of, start, num_notes, vocabulary_size, top_k=top_k,
-                            random=np.random.default_rng(seed),
-                            reads_token_indices=bundle.settings.reads_token_indices)[0]  # (num_notes,)
+        composed = compose_for_bundle(bundle, start, num_notes, top_k=top_k,
+                                      random=np.random.default_rng(seed))[0]  # (num_notes,)
         rows.append((label, generation_report(composed, reference)))
     return rows
 

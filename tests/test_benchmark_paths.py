@@ -15,6 +15,7 @@ import pytest
 from benchmarks.original import generate_original, original_network
 from classical_composer.network import build_network
 from classical_composer.predict import generate, probability_function
+from classical_composer.prepare_sequences import NetworkInput
 from classical_composer.settings import Settings
 
 VOCABULARY_SIZE = 11
@@ -61,8 +62,8 @@ def test_fast_path_composes_the_same_tokens_as_the_original_loop(lively_network,
     model, settings = lively_network
 
     # Our path: an inference copy without recurrent dropout, holding the training network's weights.
-    probabilities_of = probability_function(model, settings, VOCABULARY_SIZE)
-    fast = generate(probabilities_of, start_windows[:1], NUM_NOTES, VOCABULARY_SIZE)  # (1, notes)
+    probabilities_of = probability_function(model)
+    fast = generate(probabilities_of, NetworkInput(VOCABULARY_SIZE), start_windows[:1], NUM_NOTES)  # (1, notes)
 
     assert fast[0].tolist() == original_song.tolist()
 
@@ -79,21 +80,21 @@ def test_fast_path_composes_what_model_predict_composes_on_a_network_reading_tok
         window = window[1:] + reference[-1:]
     assert len(set(reference)) >= 5, "the network should be lively enough to make the check meaningful"
 
-    fast = generate(probability_function(model, settings, VOCABULARY_SIZE), start_windows[:1], NUM_NOTES,
-                    VOCABULARY_SIZE, reads_token_indices=True)  # (1, notes)
+    fast = generate(probability_function(model), NetworkInput.of(settings, VOCABULARY_SIZE), start_windows[:1],
+                    NUM_NOTES)  # (1, notes)
 
     assert fast[0].tolist() == reference
 
 
 def test_each_song_of_a_batch_is_the_song_composed_alone(lively_network, start_windows):
     model, settings = lively_network
-    probabilities_of = probability_function(model, settings, VOCABULARY_SIZE)
-    together = generate(probabilities_of, start_windows, NUM_NOTES, VOCABULARY_SIZE)  # (songs, notes)
+    probabilities_of = probability_function(model)
+    together = generate(probabilities_of, NetworkInput(VOCABULARY_SIZE), start_windows, NUM_NOTES)  # (songs, notes)
 
     assert together.shape == (SONGS, NUM_NOTES)
     assert len({tuple(song) for song in together.tolist()}) == SONGS, "different seeds should give different songs"
     for song, window in zip(together, start_windows):
-        alone = generate(probabilities_of, window[np.newaxis], NUM_NOTES, VOCABULARY_SIZE)
+        alone = generate(probabilities_of, NetworkInput(VOCABULARY_SIZE), window[np.newaxis], NUM_NOTES)
         assert song.tolist() == alone[0].tolist()
 
 
@@ -102,15 +103,16 @@ def test_chunk_benchmark_runs_both_comparisons_on_a_tiny_network():
     carried state gives the probabilities of reading the whole song. No timing is judged."""
     from benchmarks.chunks import Plan, compare_generation, compare_training
 
-    plan = Plan(train_lengths=(8,), train_steps=2, train_rounds=1, notes=3, repeats=1, check_steps=4,
-                seed_length=8, preset="tiny", embedding=4, batch_size=4, vocabulary=VOCABULARY_SIZE,
+    # Windows of 4: the LSTM unrolls its loop in training, so short windows trace sooner.
+    plan = Plan(train_lengths=(4,), train_steps=2, train_rounds=1, notes=3, repeats=1, check_steps=4,
+                seed_length=4, preset="tiny", embedding=4, batch_size=4, vocabulary=VOCABULARY_SIZE,
                 piece_tokens=(12, 24))
     random = np.random.default_rng(0)
 
-    training = compare_training(plan, random)["8"]
+    training = compare_training(plan, random)["4"]
     for feed in ("sliding_windows", "chunks"):
         assert training[feed]["rows_per_s"] > 0 and training[feed]["new_targets_per_s"] > 0
-    # A chunk row teaches up to 8 new targets, a window 1.
+    # A chunk row teaches up to 4 new targets, a window 1.
     assert training["chunks"]["new_targets_a_batch"] > training["sliding_windows"]["new_targets_a_batch"]
     assert training["ratio"] > 0 and "ratio_goal_met" not in training  # the goal is set at length 32 only
 

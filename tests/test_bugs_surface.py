@@ -14,11 +14,15 @@ import keras
 import pytest
 from music21 import pitch
 
-from classical_composer import corpus, evaluate, performance
+from classical_composer import corpus, note_tokens, performance
 from classical_composer.bundle import POINTER_FILE, load_model_checked
 from classical_composer.cli import UserError
-from classical_composer.corpus import Piece, parse_folder, raised_by_music21
+from classical_composer.corpus import Piece, parse_folder
+from classical_composer.midi_files import raised_by_music21
 from classical_composer.settings import Settings
+from classical_composer.representations import representation_of
+
+NOTE_TOKENS = representation_of(Settings())
 
 FAITHFUL = Settings().encoding()
 EVENTS = Settings(representation="events").encoding()
@@ -43,10 +47,12 @@ def a_bug(*arguments, **keywords):
 # --- corpus.py: the parse cache keeps only reasons about the file ------------------------
 
 
-@pytest.mark.parametrize("encoding, stage", [(FAITHFUL, "tokens_of"), (EVENTS, "performance_of_midi_file")],
+@pytest.mark.parametrize("encoding, module, stage", [(FAITHFUL, note_tokens, "tokens_of"),
+                                                     (EVENTS, performance, "performance_of_midi_file")],
                          ids=["notes", "events"])
-def test_a_bug_while_parsing_surfaces_and_is_not_cached(encoding, stage, one_file_folder, tmp_path, monkeypatch):
-    monkeypatch.setattr(corpus, stage, a_bug)
+def test_a_bug_while_parsing_surfaces_and_is_not_cached(encoding, module, stage, one_file_folder, tmp_path,
+                                                        monkeypatch):
+    monkeypatch.setattr(module, stage, a_bug)
     with pytest.raises(KeyError, match="a bug in this project's code"):
         parse_folder(one_file_folder, encoding, cache_dir=tmp_path / "cache", workers=1)
     assert cache_entries(tmp_path / "cache") == []
@@ -67,7 +73,7 @@ def test_running_out_of_memory_surfaces_and_is_not_cached(one_file_folder, tmp_p
 
 def test_an_error_music21_raises_is_the_files_fault_and_cached(one_file_folder, tmp_path, monkeypatch, capsys):
     """The same place as the bug above, but music21 itself raises: a reason about the file."""
-    monkeypatch.setattr(corpus, "tokens_of", lambda score, encoding: pitch.Pitch("banana"))
+    monkeypatch.setattr(note_tokens, "tokens_of", lambda score, encoding: pitch.Pitch("banana"))
     parsed = parse_folder(one_file_folder, FAITHFUL, cache_dir=tmp_path / "cache", workers=1)
     reason = "music21 could not analyse it (AccidentalException: anana is not a supported accidental type)"
     assert parsed.skipped == [("two_hands.mid", reason)]
@@ -78,7 +84,7 @@ def test_performance_pys_own_word_for_unusable_timing_is_the_files_fault(one_fil
     def smpte_file(midi_file):
         raise ValueError("This MIDI file counts time in SMPTE frames, not beats; save it with ticks per quarter note.")
 
-    monkeypatch.setattr(corpus, "performance_of_midi_file", smpte_file)
+    monkeypatch.setattr(performance, "performance_of_midi_file", smpte_file)
     parsed = parse_folder(one_file_folder, EVENTS, cache_dir=tmp_path / "cache", workers=1)
     assert parsed.skipped == [("two_hands.mid", "its MIDI events could not be read (This MIDI file counts time in "
                                                 "SMPTE frames, not beats; save it with ticks per quarter note.)")]
@@ -95,10 +101,10 @@ def test_a_worker_reports_only_unreadable_files_as_reasons(two_hands_file, monke
 
 def test_a_bug_while_measuring_the_held_out_music_surfaces(two_hands_file, monkeypatch):
     pieces = [Piece(two_hands_file.name, [])]
-    assert evaluate.quarters_of_music(two_hands_file.parent, pieces, "notes") > 0
+    assert NOTE_TOKENS.quarters_of_pieces(two_hands_file.parent, pieces) > 0
     monkeypatch.setattr(performance, "performance_of_midi", a_bug)
     with pytest.raises(KeyError):
-        evaluate.quarters_of_music(two_hands_file.parent, pieces, "notes")
+        NOTE_TOKENS.quarters_of_pieces(two_hands_file.parent, pieces)
 
 
 def test_a_file_with_unusable_timing_gives_no_figure_rather_than_a_wrong_one(two_hands_file, monkeypatch):
@@ -106,7 +112,7 @@ def test_a_file_with_unusable_timing_gives_no_figure_rather_than_a_wrong_one(two
         raise ValueError("This MIDI file counts time in SMPTE frames, not beats; save it with ticks per quarter note.")
 
     monkeypatch.setattr(performance, "performance_of_midi", smpte_file)
-    assert evaluate.quarters_of_music(two_hands_file.parent, [Piece(two_hands_file.name, [])], "notes") is None
+    assert NOTE_TOKENS.quarters_of_pieces(two_hands_file.parent, [Piece(two_hands_file.name, [])]) is None
 
 
 # --- bundle.py: a whole model file this Keras cannot read ----------------------------------

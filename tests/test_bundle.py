@@ -6,7 +6,7 @@ import shutil
 import numpy as np
 import pytest
 
-from classical_composer.bundle import FORMAT_VERSION, POINTER_FILE, load_bundle, save_bundle, save_token_file
+from classical_composer.bundle import FORMAT_VERSION, POINTER_FILE, Bundle, load_bundle, save_bundle, save_token_file
 from classical_composer.cli import UserError
 from classical_composer.network import build_network
 from classical_composer.prepare_sequences import Vocabulary
@@ -26,7 +26,7 @@ def model():
 @pytest.fixture(scope="module")
 def saved_bundle(tmp_path_factory, model):
     folder = tmp_path_factory.mktemp("bundle")
-    save_bundle(folder, SETTINGS, VOCABULARY, model, TRAINING_PIECES, TRAINING_SUMMARY)
+    save_bundle(folder, Bundle(SETTINGS, VOCABULARY, model, TRAINING_PIECES, None, TRAINING_SUMMARY))
     return folder
 
 
@@ -74,7 +74,7 @@ def test_saving_again_leaves_only_the_referenced_files(bundle_copy, model):
     (bundle_copy / "model-0123456789ab.keras").write_bytes(b"an older model")
     (bundle_copy / "notes.txt").write_text("not ours: must stay")
 
-    save_bundle(bundle_copy, SETTINGS, VOCABULARY, model, TRAINING_PIECES[:1], TRAINING_SUMMARY)
+    save_bundle(bundle_copy, Bundle(SETTINGS, VOCABULARY, model, TRAINING_PIECES[:1], None, TRAINING_SUMMARY))
 
     pointer = pointer_of(bundle_copy)
     assert pointer["model_file"] != old_pointer["model_file"]
@@ -158,8 +158,8 @@ COMPOSERS = ["bach", "palestrina"]
 def composers_bundle(tmp_path_factory):
     folder = tmp_path_factory.mktemp("composers_bundle")
     model = build_network(COMPOSER_SETTINGS, len(VOCABULARY), composer_count=len(COMPOSERS))
-    save_bundle(folder, COMPOSER_SETTINGS, VOCABULARY, model, TRAINING_PIECES, TRAINING_SUMMARY, TRAINING_PIECES[:1],
-                COMPOSERS, np.array([1, 0]), np.array([1]))
+    save_bundle(folder, Bundle(COMPOSER_SETTINGS, VOCABULARY, model, TRAINING_PIECES, TRAINING_PIECES[:1],
+                               TRAINING_SUMMARY, COMPOSERS, np.array([1, 0]), np.array([1])))
     return folder
 
 

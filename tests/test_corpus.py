@@ -13,7 +13,7 @@ import pytest
 
 import bad_midi
 import midi_fixtures
-from classical_composer import corpus
+from classical_composer import corpus, note_tokens
 from classical_composer.corpus import PROGRESS_LINES_IN_A_LOG, parse_folder
 from test_parse import ALL_FLAGS, FAITHFUL, TWO_HANDS_ALL_FLAGS, TWO_HANDS_FAITHFUL  # the tokens are spelled out there
 
@@ -124,7 +124,7 @@ def test_second_parse_comes_from_the_cache(small_folder, tmp_path, monkeypatch):
 
     refuse = ParseRecorder(allow=False)
     monkeypatch.setattr(corpus, "parse_midi_file", refuse)
-    monkeypatch.setattr(corpus, "midiFileToStream", refuse)
+    monkeypatch.setattr(note_tokens, "midiFileToStream", refuse)
     second = parse_folder(small_folder, ALL_FLAGS, cache_dir=cache, workers=1)
 
     assert refuse.paths == []

@@ -28,7 +28,9 @@ from script_runs import run_main, succeeds
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 README = PROJECT_ROOT / "README.md"
-QUICK_TRAINING = ["--preset", "tiny", "--epochs", "1", "--sequence-length", "8"]
+# Windows of 4: the LSTM unrolls its loop in training, so short windows trace sooner.
+WINDOW = 4
+QUICK_TRAINING = ["--preset", "tiny", "--epochs", "1", "--sequence-length", str(WINDOW)]
 # A value other than the default for every setting but --transpose (a piece written in C and read
 # back may be heard in another key, and so leave the vocabulary), --mixed-precision (its own test),
 # --model (the transformer has its own tests, test_transformer.py) and --representation
@@ -36,9 +38,9 @@ QUICK_TRAINING = ["--preset", "tiny", "--epochs", "1", "--sequence-length", "8"]
 ALL_FLAGS = ["--rests", "--octave-chords", "--durations", "--velocities", "--embedding", "8", "--token-parts",
              "--optimizer", "adam", "--learning-rate", "0.01", "--batch-size", "16", "--validation-split", "0.25",
              "--patience", "2", "--every-step", "--dropout", "0.2", "--keep-best", "accuracy", "--seed", "5"]
-ALL_FLAGS_SETTINGS = Settings(rests=True, octave_chords=True, durations=True, velocities=True, sequence_length=8,
-                              preset="tiny", embedding=8, token_parts=True, epochs=3, batch_size=16,
-                              validation_split=0.25, patience=2, every_step=True, optimizer="adam",
+ALL_FLAGS_SETTINGS = Settings(rests=True, octave_chords=True, durations=True, velocities=True,
+                              sequence_length=WINDOW, preset="tiny", embedding=8, token_parts=True, epochs=3,
+                              batch_size=16, validation_split=0.25, patience=2, every_step=True, optimizer="adam",
                               learning_rate=0.01, dropout=0.2, keep_best="accuracy", seed=5)
 # --composers needs subfolders: test_events_end_to_end.py trains with it; --chunks replaces the windows
 # --every-step learns from here: test_chunks.py trains with it.
@@ -92,11 +94,11 @@ def test_train_writes_a_complete_bundle_with_the_flags_it_was_given(all_flags_bu
     accuracies = json.loads((all_flags_bundle / "resume.json").read_text())["history"]["val_accuracy"]
     assert len(accuracies) == 3
     assert bundle.training["best_epoch"] == 1 + int(np.argmax(accuracies))
-    assert bundle.training["pieces_shorter_than_window"] == 0  # every piece is longer than 8 tokens
+    assert bundle.training["pieces_shorter_than_window"] == 0  # every piece is longer than WINDOW tokens
     assert len(bundle.training_pieces) == 2 and len(bundle.validation_pieces) == 1
     # --every-step: a prediction after every step; validation weighed the last step alone, so the
     # kept epoch's val_loss is the evaluation's score of the token after each held-out window.
-    assert bundle.model.output_shape == (None, 8, len(bundle.vocabulary))
+    assert bundle.model.output_shape == (None, WINDOW, len(bundle.vocabulary))
     assert bundle.training["evaluation"]["bundle"]["nats"] == pytest.approx(bundle.training["val_loss"], rel=1e-3)
     # --optimizer and --learning-rate compiled into the network that trained (the bundle's own model
     # is saved without its optimizer; the resume state keeps it).
@@ -159,7 +161,7 @@ def test_mixed_precision_without_held_out_files_trains_a_bundle_that_composes(tm
     assert "count models" not in printed and "trigram" not in printed  # no yardstick, no comparison table
 
     bundle = load_bundle(out)
-    assert bundle.settings == Settings(preset="tiny", epochs=1, sequence_length=8, validation_split=0.0,
+    assert bundle.settings == Settings(preset="tiny", epochs=1, sequence_length=WINDOW, validation_split=0.0,
                                        mixed_precision=True)
     assert (bundle.training["validation_files"], bundle.training["monitor"]) == ([], "loss")
     assert bundle.validation_pieces == []  # its held-out token file holds no pieces (it once read back as one)

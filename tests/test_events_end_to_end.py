@@ -18,10 +18,12 @@ from classical_composer import evaluate as evaluate_module
 from classical_composer import performance
 from classical_composer.bundle import load_bundle
 from classical_composer.corpus import parse_folder, parse_midi_file
-from classical_composer.listen import nearest_known_token
 from classical_composer.network import inference_copy
-from classical_composer.report import format_report, generation_report, token_pitches, training_reference
+from classical_composer.report import format_report, generation_report, training_reference
 from classical_composer.settings import Settings
+from classical_composer.performance import PerformanceEvents
+
+EVENTS = PerformanceEvents()
 from midi_fixtures import programs_in, write_two_composers
 from script_runs import run_main, succeeds
 
@@ -88,10 +90,10 @@ def test_note_token_flags_are_refused_with_events(flag, training_folder, tmp_pat
 
 def test_the_report_counts_pitches_of_note_ons_and_runs_and_copies_in_onsets():
     vocabulary = ["Note 60 On", "Note 60 Off", "Note 67 On", "Wait 1/2 beat"]
-    assert [token_pitches(event) for event in vocabulary] == [(60,), (), (67,), ()]
+    assert [EVENTS.pitches_struck(event) for event in vocabulary] == [(60,), (), (67,), ()]
     # C4 and G4 struck together twice, then C4 alone: three onsets, the first two the same.
     song = [0, 2, 3, 1, 0, 2, 3, 1, 0, 3]
-    report = generation_report(song, training_reference(vocabulary, [[2, 3, 0, 2, 3]]))  # training: G4, then C4 with G4
+    report = generation_report(song, training_reference(vocabulary, [[2, 3, 0, 2, 3]], EVENTS))  # training: G4, then C4 with G4
     assert report["unit"] == "onsets"
     assert (report["distinct_tokens"], report["longest_run"], report["longest_run_token"]) == (2, 2, "C4.G4")
     assert report["longest_copied_stretch"] == 1  # only the chord itself is in the training piece
@@ -101,16 +103,16 @@ def test_the_report_counts_pitches_of_note_ons_and_runs_and_copies_in_onsets():
     assert report["pitch_class_distance"] == pytest.approx(3 / 5 - 1 / 3)
     # Rhythm: onsets half a beat apart in both.
     assert report["rhythm_distance"] == 0
-    in_whole_beats = generation_report(song, training_reference([*vocabulary, "Wait 1 beat"], [[2, 4, 0, 4, 2]]))
+    in_whole_beats = generation_report(song, training_reference([*vocabulary, "Wait 1 beat"], [[2, 4, 0, 4, 2]], EVENTS))
     assert in_whole_beats["rhythm_distance"] == 1  # no gap in common
     assert "rhythm distance 1.000" in format_report(in_whole_beats)
 
 
 def test_an_unknown_primer_event_becomes_the_nearest_known_of_its_kind():
     known = ["Note 60 On", "Note 72 On", "Wait 1/2 beat", "Wait 2 beat", "Volume 1"]
-    assert nearest_known_token("Note 62 On", known) == "Note 60 On"
-    assert nearest_known_token("Wait 3/2 beat", known) == "Wait 2 beat"
-    assert nearest_known_token("Volume 3", known) == "Volume 1"
+    assert EVENTS.nearest_known("Note 62 On", known) == "Note 60 On"
+    assert EVENTS.nearest_known("Wait 3/2 beat", known) == "Wait 2 beat"
+    assert EVENTS.nearest_known("Volume 3", known) == "Volume 1"
 
 
 # --- Composers -------------------------------------------------------------------------

@@ -25,7 +25,9 @@ from classical_composer.corpus import parse_folder, parse_midi_file
 from classical_composer.settings import Settings
 from script_runs import run_main, succeeds
 
-QUICK_TRAINING = ["--preset", "tiny", "--epochs", "1", "--sequence-length", "8"]
+# Windows of 4: the LSTM unrolls its loop in training, so short windows trace sooner.
+WINDOW = 4
+QUICK_TRAINING = ["--preset", "tiny", "--epochs", "1", "--sequence-length", str(WINDOW)]
 ALL_FEATURES = ["--rests", "--octave-chords", "--durations", "--velocities"]
 
 
@@ -59,7 +61,7 @@ def test_the_bundle_records_how_it_reads_tokens(parts_bundle):
     # (test_end_to_end.py composes from a bundle with the same flags, byte-identically twice.)
     parts = load_bundle(parts_bundle[0])
     assert (parts.settings.embedding, parts.settings.token_parts) == (8, True)
-    assert parts.model.input_shape == (None, 8)  # token indices, not one scaled number per step
+    assert parts.model.input_shape == (None, WINDOW)  # token indices, not one scaled number per step
     assert parts.model.get_layer("parts_to_tokens").trainable is False
 
 
@@ -87,7 +89,7 @@ def test_trained_bundles_load_in_plain_keras_without_this_project(parts_bundle, 
     # indices; the transformer predicts after every step.
     faithful_classes, parts_classes = (len(load_bundle(out).vocabulary) for out in (tiny_bundle, parts_bundle[0]))
     assert result.stdout.splitlines() == [f"['LSTM'] (None, 8, 1) (1, {faithful_classes})",
-                                          f"['LSTM'] (None, 8) (1, {parts_classes})",
+                                          f"['LSTM'] (None, {WINDOW}) (1, {parts_classes})",
                                           "[] (None, 8) (1, 8, 3)"]
 
 
@@ -187,14 +189,15 @@ def test_evaluate_scores_the_held_out_file_as_the_midi_folder_holds_it_now(parts
 
 
 def test_every_step_batches_hold_the_next_token_of_every_step_and_weigh_only_the_last():
-    from classical_composer.prepare_sequences import WindowBatches, windows_of_indices
+    from classical_composer.prepare_sequences import NetworkInput, WindowBatches, windows_of_indices
 
     windows = windows_of_indices([np.arange(10, 20)], sequence_length=4)
-    training = WindowBatches(windows, 30, batch_size=2, shuffle=False, reads_token_indices=True, every_step=True)
+    training = WindowBatches(windows, NetworkInput(30, reads_token_indices=True), batch_size=2, shuffle=False,
+                             every_step=True)
     network_input, targets = training[0]
     np.testing.assert_array_equal(network_input, [[10, 11, 12, 13], [11, 12, 13, 14]])
     np.testing.assert_array_equal(targets, [[11, 12, 13, 14], [12, 13, 14, 15]])
-    validation = WindowBatches(windows, 30, batch_size=2, shuffle=False, reads_token_indices=True,
+    validation = WindowBatches(windows, NetworkInput(30, reads_token_indices=True), batch_size=2, shuffle=False,
                                every_step=True, score_last_step=True)
     _, _, weights = validation[0]
     np.testing.assert_array_equal(weights, [[0, 0, 0, 1], [0, 0, 0, 1]])

@@ -15,9 +15,12 @@ import pytest
 
 from classical_composer import likeness
 from classical_composer.likeness import (
-    Note, Piece, chosen_composers, overlapping_area, overlapping_areas, piece_of_note_tokens, piece_of_performance,
+    Note, Piece, chosen_composers, overlapping_area, overlapping_areas, piece_of,
     pieces_of, red_flags, set_features, silverman_bandwidth,
 )
+from classical_composer.performance import PerformanceEvents
+from classical_composer.representations import representation_of
+from classical_composer.settings import Settings
 from script_runs import run_main
 
 EVENTS_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "events"
@@ -38,14 +41,14 @@ def test_performance_events_sound_from_on_to_off_and_unreleased_notes_to_the_end
              "Note 67 On", "Note 62 On", "Note 62 Off",       # G4 at 1.5; D4 released at once: a twelfth of a beat
              "Wait 1/2 beat", "Note 67 On",                   # G4 struck again at 2: the first G4 ends there
              "Wait 1 beat", "End", "Note 70 On"]              # E4 and the second G4 never released: end at 3
-    assert piece_of_performance(texts) == Piece(
+    assert piece_of(PerformanceEvents(), texts) == Piece(
         [Note(0.0, 1.0, 60), Note(0.0, 3.0, 64), Note(1.5, 1.5 + 1 / 12, 62), Note(1.5, 2.0, 67),
          Note(2.0, 3.0, 67)], quarters=3.0)
 
 
 def test_a_key_struck_twice_at_one_moment_is_one_note_and_a_silent_end_counts():
     texts = ["Note 72 On", "Note 72 On", "Wait 1/4 beat", "Note 72 Off", "Wait 4 beat", "Wait 4 beat"]
-    assert piece_of_performance(texts) == Piece([Note(0.0, 0.25, 72)], quarters=8.25)
+    assert piece_of(PerformanceEvents(), texts) == Piece([Note(0.0, 0.25, 72)], quarters=8.25)
 
 
 def test_note_tokens_sound_one_after_another_as_tokens_to_stream_writes_them():
@@ -54,7 +57,7 @@ def test_note_tokens_sound_one_after_another_as_tokens_to_stream_writes_them():
                   "rest medium",       # 1 quarter note of silence
                   "0.4.7 short",       # a faithful chord: pitch classes in octave 4
                   "C2.G2.E-4"]         # a chord with octaves
-    assert piece_of_note_tokens(token_list) == Piece(
+    assert piece_of(representation_of(Settings()), token_list) == Piece(
         [Note(0.0, 0.5, 60), Note(0.5, 2.5, 63),
          Note(3.5, 4.0, 60), Note(3.5, 4.0, 64), Note(3.5, 4.0, 67),
          Note(4.0, 4.5, 36), Note(4.0, 4.5, 43), Note(4.0, 4.5, 63)], quarters=4.5)
@@ -63,7 +66,7 @@ def test_note_tokens_sound_one_after_another_as_tokens_to_stream_writes_them():
 def test_the_bundle_settings_choose_how_tokens_are_read():
     words = ["Note 60 On", "Wait 1 beat", "C4"]
     for representation, expected in (("events", [Note(0.0, 1.0, 60)]), ("notes", [Note(0.0, 0.5, 60)])):
-        bundle = SimpleNamespace(settings=SimpleNamespace(representation=representation),
+        bundle = SimpleNamespace(representation=representation_of(Settings(representation=representation)),
                                  vocabulary=SimpleNamespace(decode=lambda indices: [words[i] for i in indices]))
         indices = [0, 1] if representation == "events" else [2]
         assert [piece.notes for piece in pieces_of(bundle, [np.array(indices)])] == [expected]

@@ -28,8 +28,11 @@ from classical_composer.bundle import Bundle, load_bundle
 from classical_composer.cli import UserError
 from classical_composer.corpus import default_cache_dir, parse_folder, parse_midi_file
 from classical_composer.predict import generate, probability_function, seed_windows
-from classical_composer.prepare_sequences import Vocabulary
+from classical_composer.prepare_sequences import NetworkInput, Vocabulary
 from classical_composer.settings import Settings
+from classical_composer.representations import representation_of
+
+NOTE_TOKENS = representation_of(Settings())
 from midi_fixtures import hand, place, programs_in, score_of, write_score
 from script_runs import succeeds
 
@@ -71,15 +74,15 @@ def test_simple_figures_of_a_hand_made_song():
     song = [HAND_MADE_VOCABULARY[index] for index in HAND_MADE_SONG]
     assert report.longest_run(song) == (3, "C4")
     assert report.longest_run([]) == (0, None)
-    assert report.rest_share(song) == pytest.approx(2 / 10)
-    assert report.pitch_range(song) == (44, 72)  # G#2 and C5, both in the two-pitch chord
-    assert report.pitch_range(["rest", "rest"]) is None
+    assert report.rest_share(song, NOTE_TOKENS) == pytest.approx(2 / 10)
+    assert report.pitch_range(song, NOTE_TOKENS) == (44, 72)  # G#2 and C5, both in the two-pitch chord
+    assert report.pitch_range(["rest", "rest"], NOTE_TOKENS) is None
 
 
 def test_pitch_class_histogram_counts_every_sounding_pitch_once():
     # C: three C4 + chord + G#2.C5 + C4 = 6; E: two E4 + chord = 3; G: chord = 1; G#: 1. Total 11.
     song = [HAND_MADE_VOCABULARY[index] for index in HAND_MADE_SONG]
-    shares = report.pitch_class_histogram({token: song.count(token) for token in set(song)})
+    shares = report.pitch_class_histogram({token: song.count(token) for token in set(song)}, NOTE_TOKENS)
     expected = np.zeros(12)
     expected[[0, 4, 7, 8]] = [6 / 11, 3 / 11, 1 / 11, 1 / 11]
     np.testing.assert_allclose(shares, expected)
@@ -122,7 +125,7 @@ def test_longest_copied_stretch_agrees_with_brute_force(sequence, pieces):
 
 
 def test_generation_report_of_a_hand_made_song():
-    figures = report.generation_report(HAND_MADE_SONG, report.training_reference(HAND_MADE_VOCABULARY, HAND_MADE_TRAINING))
+    figures = report.generation_report(HAND_MADE_SONG, report.training_reference(HAND_MADE_VOCABULARY, HAND_MADE_TRAINING, NOTE_TOKENS))
     # Training pitch classes: E4 E4 0.4.7 G#2.C5 C4 C4 -> C 4, E 3, G 1, G# 1 of 9.
     # Song: C 6/11, E 3/11, G 1/11, G# 1/11. Total variation = |6/11 - 4/9| = 10/99 (C the only one above).
     assert figures == {
@@ -159,7 +162,7 @@ def test_generation_report_of_a_hand_made_song():
     ("C4 short", ["rest short", "B3 long"], "B3 long"),
 ])
 def test_nearest_known_token(missing, known, nearest):
-    assert listen.nearest_known_token(missing, known) == nearest
+    assert NOTE_TOKENS.nearest_known(missing, known) == nearest
 
 
 # --- Priming --------------------------------------------------------------------------
@@ -382,9 +385,9 @@ def test_sampling_table_has_a_row_per_sampling_with_its_figures(tiny_bundle, cap
     bundle = load_bundle(tiny_bundle)
     size = len(bundle.vocabulary)
     start = seed_windows(bundle.training_pieces, WINDOW, 1, np.random.default_rng(1))
-    probabilities_of = probability_function(bundle.model, bundle.settings, size)
+    probabilities_of = probability_function(bundle.model)
     for row, top_k in zip(rows, (1, 7, 0)):
-        song = bundle.vocabulary.decode(generate(probabilities_of, start, 30, size, top_k=top_k,
+        song = bundle.vocabulary.decode(generate(probabilities_of, NetworkInput(size), start, 30, top_k=top_k,
                                                  random=np.random.default_rng(1))[0])
         distinct, longest = [cell.strip() for cell in row.split("|")[2:4]]
         assert (distinct, longest) == (str(len(set(song))), str(report.longest_run(song)[0])), row

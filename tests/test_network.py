@@ -9,7 +9,7 @@ import pytest
 
 from classical_composer.fast_lstm import FastLSTM
 from classical_composer.network import build_network, inference_copy, last_step
-from classical_composer.prepare_sequences import encode_window, token_input_name
+from classical_composer.prepare_sequences import NetworkInput
 from classical_composer.settings import OPTIMIZERS, PRESETS, Settings
 from classical_composer.token_parts import token_parts
 
@@ -204,11 +204,11 @@ def test_a_token_unseen_in_training_gets_more_probability_from_its_parts(parts_a
 def test_a_composers_network_reads_the_composer_at_every_step_and_it_changes_the_prediction(flags):
     settings = Settings(preset="tiny", sequence_length=SEQUENCE_LENGTH, composers=True, **flags)
     model = build_network(settings, VOCABULARY_SIZE, composer_count=3)
-    assert sorted(model.input) == ["composer_indices", token_input_name(settings.reads_token_indices)]
+    assert sorted(model.input) == ["composer_indices", NetworkInput.of(settings, VOCABULARY_SIZE).token_name]
     assert model.get_layer("composer_embedding").input_dim == 3
     windows = np.tile(np.arange(SEQUENCE_LENGTH), (3, 1))  # the same window three times...
-    network_input = encode_window(windows, VOCABULARY_SIZE, settings.reads_token_indices,
-                                  composers=np.array([0, 1, 2]))  # ...told three composers
+    network_input = NetworkInput.of(settings, VOCABULARY_SIZE).encode(
+        windows, composers=np.array([0, 1, 2]))  # ...told three composers
     assert network_input["composer_indices"].tolist() == [[0] * SEQUENCE_LENGTH, [1] * SEQUENCE_LENGTH,
                                                           [2] * SEQUENCE_LENGTH]
     probabilities = keras.ops.convert_to_numpy(last_step(model)(network_input, training=False))

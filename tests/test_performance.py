@@ -388,20 +388,20 @@ def test_every_event_of_the_vocabulary_round_trips():
     assert len(vocabulary) == 2 + 128 + 128 + 4 * 12 + 4 + ((240 - 40) // 10 + 1) + 2 == 333
     assert len(set(vocabulary)) == len(vocabulary)
     for text in vocabulary:
-        event = performance.decode(text)
-        assert performance.encode(event) == text
-        assert performance.decode(performance.encode(event)) == event
+        event = performance.event_of_text(text)
+        assert performance.text_of_event(event) == text
+        assert performance.event_of_text(performance.text_of_event(event)) == event
 
 
 def test_the_spelling_of_each_kind():
-    assert performance.encode(Event("Note On", 77)) == "Note 77 On"
-    assert performance.encode(Event("Note Off", 0)) == "Note 0 Off"
-    assert performance.encode(Event("Wait", Fraction(2, 12))) == "Wait 1/6 beat"
-    assert performance.encode(Event("Wait", Fraction(3, 2))) == "Wait 3/2 beat"
-    assert performance.encode(Event("Wait", Fraction(4))) == "Wait 4 beat"
-    assert performance.encode(Event("Volume", 3)) == "Volume 3"
-    assert performance.encode(Event("Tempo", 120)) == "Tempo 120 bpm"
-    assert performance.decode("Pedal On") == Event("Pedal On")
+    assert performance.text_of_event(Event("Note On", 77)) == "Note 77 On"
+    assert performance.text_of_event(Event("Note Off", 0)) == "Note 0 Off"
+    assert performance.text_of_event(Event("Wait", Fraction(2, 12))) == "Wait 1/6 beat"
+    assert performance.text_of_event(Event("Wait", Fraction(3, 2))) == "Wait 3/2 beat"
+    assert performance.text_of_event(Event("Wait", Fraction(4))) == "Wait 4 beat"
+    assert performance.text_of_event(Event("Volume", 3)) == "Volume 3"
+    assert performance.text_of_event(Event("Tempo", 120)) == "Tempo 120 bpm"
+    assert performance.event_of_text("Pedal On") == Event("Pedal On")
     assert performance.vocabulary()[:3] == ["Start", "End", "Note 0 On"]
 
 
@@ -412,14 +412,14 @@ def test_the_spelling_of_each_kind():
 )
 def test_unknown_strings_are_refused(text):
     with pytest.raises(ValueError, match="is not a performance event"):
-        performance.decode(text)
+        performance.event_of_text(text)
 
 
 def test_events_outside_the_grammar_are_refused():
     outside = [Event("Note On", 128), Event("Wait", Fraction(1, 24)), Event("Volume", 4), Event("Tempo", 125), Event("Chord")]
     for event in outside:
         with pytest.raises(ValueError, match="is not a performance event"):
-            performance.encode(event)
+            performance.text_of_event(event)
 
 
 @pytest.mark.parametrize(

@@ -7,11 +7,13 @@ from music21 import chord, note
 from classical_composer.network import build_network
 from classical_composer.corpus import Piece, parse_midi_file
 from classical_composer.predict import (
-    choose_next, generate, probability_function, seed_windows, tokens_to_stream, write_midi,
+    choose_next, generate, probability_function, seed_windows, write_midi,
 )
-from classical_composer.prepare_sequences import Vocabulary, WindowBatches, encode_window, make_windows
+from classical_composer.prepare_sequences import NetworkInput, Vocabulary, WindowBatches, make_windows
 from classical_composer.settings import Settings
 from classical_composer.tokens import STEP_QUARTERS
+from classical_composer.note_tokens import tokens_to_stream
+from classical_composer.representations import representation_of
 
 DRAWS = 2000
 
@@ -93,7 +95,7 @@ def test_the_network_sees_what_training_would_have_fed_at_every_step():
         return table[last_token] / table[last_token].sum(axis=1, keepdims=True)
 
     start_windows = np.array([[1, 2, 3, 4, 5], [10, 0, 9, 0, 8]])  # (songs, time)
-    composed = generate(probabilities_of, start_windows, num_notes, vocabulary_size, top_k=3,
+    composed = generate(probabilities_of, NetworkInput(vocabulary_size), start_windows, num_notes, top_k=3,
                         random=np.random.default_rng(5))
     assert composed.shape == (2, num_notes)
     assert len(seen) == num_notes
@@ -102,7 +104,7 @@ def test_the_network_sees_what_training_would_have_fed_at_every_step():
         # Training on seed + composition would cut exactly these windows and targets.
         piece = Piece("composed", vocabulary.decode(np.concatenate([start_windows[song], composed[song]])))
         windows = make_windows([piece], vocabulary, sequence_length)
-        training_batches = WindowBatches(windows, vocabulary_size, batch_size=1, shuffle=False)
+        training_batches = WindowBatches(windows, NetworkInput(vocabulary_size), batch_size=1, shuffle=False)
         for step in range(num_notes):
             training_input, training_target = training_batches[step]
             np.testing.assert_array_equal(seen[step][song : song + 1], training_input)
@@ -116,7 +118,8 @@ def test_generation_is_repeatable_with_a_seed():
         return np.repeat(probabilities, len(network_input), axis=0)
 
     start = np.zeros((2, 4), dtype=np.int32)
-    first, again, other = (generate(probabilities_of, start, 30, 9, top_k=0, random=np.random.default_rng(seed))
+    first, again, other = (generate(probabilities_of, NetworkInput(9), start, 30, top_k=0,
+                                    random=np.random.default_rng(seed))
                            for seed in (7, 7, 8))
     np.testing.assert_array_equal(first, again)
     assert (first != other).any(), "another seed should compose other songs"
@@ -175,7 +178,7 @@ def test_durations_velocities_and_rests_are_written():
 def test_written_midi_parses_back_into_the_same_tokens(tmp_path, two_hands_file):
     encoding = Settings(rests=True, octave_chords=True, durations=True, velocities=True).encoding()
     token_list = parse_midi_file(two_hands_file, encoding)
-    write_midi(token_list, tmp_path / "again.mid")
+    write_midi(token_list, tmp_path / "again.mid", representation_of(Settings()))
     assert parse_midi_file(tmp_path / "again.mid", encoding) == token_list
     assert [path.name for path in tmp_path.iterdir()] == ["again.mid"]  # no temporary file left behind
 
@@ -184,7 +187,7 @@ def test_the_compiled_probability_function_computes_what_the_model_does():
     """Generation runs a compiled copy of the network; it must give the trained model's probabilities."""
     settings = Settings(preset="tiny", sequence_length=6)
     model = build_network(settings, 13)
-    network_input = encode_window(np.random.default_rng(0).integers(0, 13, size=(3, 6)), 13)  # (songs, time, 1)
+    network_input = NetworkInput(13).encode(np.random.default_rng(0).integers(0, 13, size=(3, 6)))  # (songs, time, 1)
     expected = np.asarray(model(network_input, training=False))
-    got = probability_function(model, settings, 13)(network_input)
+    got = probability_function(model)(network_input)
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)

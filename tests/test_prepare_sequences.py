@@ -5,7 +5,7 @@ import pytest
 
 from classical_composer.corpus import Piece
 from classical_composer.prepare_sequences import (
-    Vocabulary, WindowBatches, encode_window, make_windows, split_by_file,
+    NetworkInput, Vocabulary, WindowBatches, make_windows, split_by_file,
 )
 
 # Two pieces whose tokens never repeat across them, so a window that crossed
@@ -109,19 +109,19 @@ def test_split_is_deterministic_for_a_seed():
 # --- The one network-input encoding -----------------------------------------------------
 
 
-def test_encode_window_is_index_over_vocabulary_size():
+def test_the_original_network_input_is_index_over_vocabulary_size():
     index_windows = np.array([[0, 1, 2], [3, 4, 0]])  # (batch, time)
-    network_input = encode_window(index_windows, vocabulary_size=5)
+    network_input = NetworkInput(vocabulary_size=5).encode(index_windows)
     assert network_input.shape == (2, 3, 1)  # (batch, time, 1)
     assert network_input.dtype == np.float32
     np.testing.assert_array_equal(network_input[..., 0], np.array([[0, 0.2, 0.4], [0.6, 0.8, 0]], dtype=np.float32))
 
 
-def test_window_batches_feed_encode_window_of_the_rows_with_sparse_targets():
+def test_window_batches_feed_the_encoded_rows_with_sparse_targets():
     sequence_length, batch_size = 3, 4
     vocabulary = Vocabulary.of_pieces([FIRST, SECOND])
     windows = make_windows([FIRST, SECOND], vocabulary, sequence_length)
-    batches = WindowBatches(windows, len(vocabulary), batch_size, shuffle=False)
+    batches = WindowBatches(windows, NetworkInput(len(vocabulary)), batch_size, shuffle=False)
     assert len(batches) == -(-len(windows) // batch_size)
 
     seen_inputs, seen_targets = [], []
@@ -133,7 +133,7 @@ def test_window_batches_feed_encode_window_of_the_rows_with_sparse_targets():
         seen_targets.append(targets)
 
     all_rows, all_targets = windows.rows(np.arange(len(windows)))
-    np.testing.assert_array_equal(np.concatenate(seen_inputs), encode_window(all_rows, len(vocabulary)))
+    np.testing.assert_array_equal(np.concatenate(seen_inputs), NetworkInput(len(vocabulary)).encode(all_rows))
     np.testing.assert_array_equal(np.concatenate(seen_targets), all_targets)
 
 
@@ -149,14 +149,14 @@ def window_pairs_in_batch_order(batches) -> list:
 def test_shuffled_batches_hold_the_same_windows_in_a_new_order_each_epoch():
     vocabulary = Vocabulary.of_pieces([FIRST, SECOND])
     windows = make_windows([FIRST, SECOND], vocabulary, 2)  # 9 windows: 9! orders
-    in_order = window_pairs_in_batch_order(WindowBatches(windows, len(vocabulary), 3, shuffle=False))
-    batches = WindowBatches(windows, len(vocabulary), 3, shuffle=True, seed=1)
+    in_order = window_pairs_in_batch_order(WindowBatches(windows, NetworkInput(len(vocabulary)), 3, shuffle=False))
+    batches = WindowBatches(windows, NetworkInput(len(vocabulary)), 3, shuffle=True, seed=1)
     first_epoch = window_pairs_in_batch_order(batches)
     batches.on_epoch_end()  # what model.fit calls between epochs
     second_epoch = window_pairs_in_batch_order(batches)
 
     rows, targets = windows.rows(np.arange(len(windows)))
-    expected = [(tuple(row.ravel().tolist()), int(target)) for row, target in zip(encode_window(rows, len(vocabulary)), targets)]
+    expected = [(tuple(row.ravel().tolist()), int(target)) for row, target in zip(NetworkInput(len(vocabulary)).encode(rows), targets)]
     assert in_order == expected
     assert sorted(first_epoch) == sorted(second_epoch) == sorted(expected)  # the same windows, each once
     assert first_epoch != in_order and second_epoch != first_epoch
@@ -168,12 +168,13 @@ def test_with_composers_each_window_carries_its_pieces_composer_into_every_batch
     windows = make_windows([FIRST, SHORT, SECOND], vocabulary, sequence_length, piece_composers=np.array([1, 0, 2]))
     # FIRST gives 4 windows, SHORT none, SECOND 3.
     assert windows.composers.tolist() == [1, 1, 1, 1, 2, 2, 2]
-    batches = WindowBatches(windows, len(vocabulary), batch_size=5, shuffle=True, seed=3)
+    batches = WindowBatches(windows, NetworkInput(len(vocabulary), reads_composer=True), batch_size=5, shuffle=True,
+                            seed=3)
     for batch_number in range(len(batches)):
         network_input, targets = batches[batch_number]
         picked = batches.order[batch_number * 5 : (batch_number + 1) * 5]
         rows, expected_targets = windows.rows(picked)
-        np.testing.assert_array_equal(network_input["scaled_token_indices"], encode_window(rows, len(vocabulary)))
+        np.testing.assert_array_equal(network_input["scaled_token_indices"], NetworkInput(len(vocabulary)).encode(rows))
         # The composer at every step of a window is its piece's.
         assert network_input["composer_indices"].tolist() == [[number] * sequence_length
                                                               for number in windows.composers[picked]]

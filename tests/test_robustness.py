@@ -29,20 +29,27 @@ import bad_midi
 import predict as predict_script
 import train as train_script
 from classical_composer import cli, tokens
-from classical_composer.bundle import FORMAT_VERSION, POINTER_FILE, RESUME_FILE, load_bundle, read_pointer, save_bundle
+from classical_composer.bundle import (
+    FORMAT_VERSION, POINTER_FILE, RESUME_FILE, Bundle, load_bundle, read_pointer, save_bundle,
+)
 from classical_composer.network import build_network
 from classical_composer.corpus import MAX_REASON_CHARACTERS, Piece, UnreadableMidi, parse_folder, parse_midi_file
 from classical_composer.predict import write_midi
 from classical_composer.prepare_sequences import Vocabulary, make_windows
 from classical_composer.settings import Settings
 from classical_composer.training import TRAINING_PICTURE, training_batches
+from classical_composer.representations import representation_of
+
+NOTE_TOKENS = representation_of(Settings())
 from script_runs import succeeds
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 FAITHFUL = Settings().encoding()
 ALL_FLAGS = Settings(rests=True, octave_chords=True, durations=True, velocities=True, transpose=True).encoding()
 EVENTS = Settings(representation="events").encoding()  # performance events, read by performance.py
-QUICK_TRAINING = ["--preset", "tiny", "--sequence-length", "8", "--batch-size", "4"]
+# Windows of 4: the LSTM unrolls its loop in training, so short windows trace sooner.
+WINDOW = 4
+QUICK_TRAINING = ["--preset", "tiny", "--sequence-length", str(WINDOW), "--batch-size", "4"]
 KILL_AFTER_SAVE_SECONDS = 0.5  # into the next epoch, which takes a second or more on these files
 SUBPROCESS_TIMEOUT_SECONDS = 300
 
@@ -199,7 +206,8 @@ def test_a_bundle_interrupted_while_saving_leaves_the_previous_one(tmp_path, mon
     settings = Settings(preset="tiny", sequence_length=8)
     vocabulary = Vocabulary(["C4", "D4", "E4"])
     pieces = [vocabulary.encode(["C4", "D4", "E4"] * 4)]
-    save_bundle(tmp_path, settings, vocabulary, build_network(settings, len(vocabulary)), pieces, {"epochs": 1})
+    save_bundle(tmp_path, Bundle(settings, vocabulary, build_network(settings, len(vocabulary)), pieces, None,
+                                {"epochs": 1}))
     before = (tmp_path / POINTER_FILE).read_text()
 
     def save_half_then_stop(model, path, *arguments, **keywords):
@@ -208,14 +216,15 @@ def test_a_bundle_interrupted_while_saving_leaves_the_previous_one(tmp_path, mon
 
     monkeypatch.setattr(keras.Model, "save", save_half_then_stop)
     with pytest.raises(Interrupted):
-        save_bundle(tmp_path, settings, vocabulary, build_network(settings, len(vocabulary)), pieces, {"epochs": 2})
+        save_bundle(tmp_path, Bundle(settings, vocabulary, build_network(settings, len(vocabulary)), pieces, None,
+                                    {"epochs": 2}))
     assert (tmp_path / POINTER_FILE).read_text() == before
     assert load_bundle(tmp_path).training == {"epochs": 1}
 
 
 def test_a_midi_file_interrupted_while_writing_leaves_the_previous_one(tmp_path, monkeypatch):
     output = tmp_path / "output.mid"
-    write_midi(["C4", "E4"], output)
+    write_midi(["C4", "E4"], output, NOTE_TOKENS)
     before = output.read_bytes()
 
     def write_half_then_stop(self, format, fp, *arguments, **keywords):
@@ -224,7 +233,7 @@ def test_a_midi_file_interrupted_while_writing_leaves_the_previous_one(tmp_path,
 
     monkeypatch.setattr(stream.Stream, "write", write_half_then_stop)
     with pytest.raises(Interrupted):
-        write_midi(["G4", "A4", "B4"], output)
+        write_midi(["G4", "A4", "B4"], output, NOTE_TOKENS)
     assert output.read_bytes() == before
     assert sorted(path.name for path in tmp_path.iterdir()) == ["output.mid"]  # no half-written file left
 
@@ -266,7 +275,7 @@ def killed_run(mixed_folder, tmp_path_factory) -> dict:
 
 def test_a_killed_run_leaves_a_bundle_that_loads(killed_run):
     bundle = load_bundle(killed_run["out"])
-    assert bundle.settings.sequence_length == 8
+    assert bundle.settings.sequence_length == WINDOW
     assert 1 <= bundle.training["best_epoch"] <= killed_run["state"]["epochs_done"]
     assert bundle.training["files_read"] == len(bad_midi.GOOD_FILES)
     assert bundle.training["files_skipped"] == len(bad_midi.BAD_FILES)

@@ -24,6 +24,7 @@ from classical_composer.bundle import load_bundle
 from classical_composer.counting import CountModel, score
 from classical_composer.evaluate import default_first_target, evaluate, network_losses, network_scorer
 from classical_composer.predict import generate, probability_function, seed_windows
+from classical_composer.prepare_sequences import NetworkInput
 from classical_composer.report import longest_copied_stretch, longest_run
 
 WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
@@ -73,9 +74,9 @@ def test_top_7_does_not_collapse(bundle):
     random = np.random.default_rng(1)
     vocabulary_size = len(bundle.vocabulary)
     starts = seed_windows(bundle.training_pieces, bundle.settings.sequence_length, SONGS, random)
-    probabilities_of = probability_function(bundle.model, bundle.settings, vocabulary_size)
-    songs = generate(probabilities_of, starts, EVENTS, vocabulary_size, top_k=7, random=random,
-                     reads_token_indices=bundle.settings.reads_token_indices)
+    probabilities_of = probability_function(bundle.model)
+    songs = generate(probabilities_of, NetworkInput.of(bundle.settings, vocabulary_size), starts, EVENTS, top_k=7,
+                     random=random)
     for song in songs.tolist():
         run_length, _ = longest_run(song)
         assert run_length <= MAX_REPEATS_IN_A_ROW

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from classical_composer import tokens
 from classical_composer.corpus import parse_midi_file
 from classical_composer.settings import Settings
-from classical_composer.tokens import Event
+from classical_composer.tokens import NoteEvent
 
 FLAG_NAMES = ("rests", "octave_chords", "durations", "velocities")
 EVERY_FLAG_COMBINATION = [dict(zip(FLAG_NAMES, flags)) for flags in itertools.product([False, True], repeat=4)]
@@ -39,15 +39,15 @@ VELOCITIES = st.sampled_from([None, *tokens.VELOCITY_LEVELS])
 @hypothesis_settings(deadline=None)
 @given(sound=SOUNDS, length=LENGTHS, velocity=VELOCITIES)
 def test_any_event_of_the_grammar_round_trips(sound, length, velocity):
-    event = Event(sound, length, None if sound == tokens.REST else velocity)
+    event = NoteEvent(sound, length, None if sound == tokens.REST else velocity)
     assert tokens.decode(tokens.encode(event)) == event
 
 
 def test_all_flags_token_reads_sound_length_velocity():
-    assert tokens.encode(Event("C2.G2.E-4", "long", 59)) == "C2.G2.E-4 long 59"
-    assert tokens.decode("E-4 short 81") == Event("E-4", "short", 81)
-    assert tokens.decode("rest medium") == Event(tokens.REST, "medium", None)
-    assert tokens.decode("4.8.11") == Event("4.8.11", None, None)
+    assert tokens.encode(NoteEvent("C2.G2.E-4", "long", 59)) == "C2.G2.E-4 long 59"
+    assert tokens.decode("E-4 short 81") == NoteEvent("E-4", "short", 81)
+    assert tokens.decode("rest medium") == NoteEvent(tokens.REST, "medium", None)
+    assert tokens.decode("4.8.11") == NoteEvent("4.8.11", None, None)
 
 
 @pytest.mark.parametrize(

@@ -24,7 +24,7 @@ import train as train_script
 from classical_composer import training
 from classical_composer.bundle import POINTER_FILE, RESUME_FILE, load_bundle
 from classical_composer.corpus import parse_folder
-from classical_composer.prepare_sequences import encode_window, windows_of_indices
+from classical_composer.prepare_sequences import NetworkInput, windows_of_indices
 from classical_composer.settings import Settings
 from conftest import TINY_BUNDLE_FLAGS
 from script_runs import run_main
@@ -137,7 +137,7 @@ def test_the_saved_batch_norm_statistics_are_those_of_the_training_windows_under
     windows = windows_of_indices(bundle.training_pieces, settings.sequence_length)
     assert len(windows) <= training.STATISTICS_WINDOWS  # so the sample is every training window
     index_windows, _ = windows.rows(np.arange(len(windows)))
-    network_input = encode_window(index_windows, len(bundle.vocabulary), settings.reads_token_indices)
+    network_input = NetworkInput.of(settings, len(bundle.vocabulary)).encode(index_windows)
     normalizations = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
     assert len(normalizations) == 2
     for layer in normalizations:

@@ -169,6 +169,13 @@ def test_plot_refuses_a_missing_file_and_a_missing_output_folder(tmp_path):
     assert sorted(path.name for path in tmp_path.iterdir()) == ["melody.mid"]
 
 
+def test_plot_refuses_a_file_music21_cannot_read_as_midi(tmp_path):
+    not_midi = tmp_path / "notes.mid"
+    not_midi.write_text("these are words, not MIDI")
+    assert refused(plot_script, not_midi) == f"{not_midi} is not a readable MIDI file (MidiException)"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["notes.mid"]
+
+
 # --- The corpus: why a file is skipped --------------------------------------------------------
 
 
