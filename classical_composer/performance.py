@@ -65,7 +65,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
-from music21 import midi
+from music21 import instrument, midi
 
 from classical_composer import tokens
 from classical_composer.midi_files import UnreadableMidi, music21_reading
@@ -565,8 +565,6 @@ class PerformanceEvents:
 
     def write_midi(self, texts: list[str], path: Path, instrument_name: str, bpm: float | None) -> None:
         """Events -> a MIDI file at `path`, played at `bpm` (None: the events' own tempo)."""
-        from music21 import instrument  # music21 spells the General MIDI instruments
-
         program = instrument.fromString(instrument_name).midiProgram or 0
         Path(path).write_bytes(midi_of_performance(texts, program, bpm))
 

@@ -255,7 +255,7 @@ def train(settings: Settings, midi_dir: Path, out: Path, resume: bool = False, c
                                                              data.fingerprint, len(data.bundle.composers))
     print(f"network: {settings.model}, preset {settings.preset}, {model.count_params():,} parameters"
           + (f", on {strategy.num_replicas_in_sync} devices" if strategy else ""))
-    fit(model, data, settings, out, history, best, first_epoch, tensorboard)
+    fit(model, data, settings, out, history, best, first_epoch, tensorboard, strategy)
     if data.has_validation:
         compare_best_with_counting(out, data.bundle.training["count_models"])
     return history
@@ -332,7 +332,7 @@ def prepare(corpus, settings: Settings, midi_dir: Path, command: str) -> Trainin
 
 
 def fit(model: keras.Model, data: TrainingData, settings: Settings, out: Path, history: dict, best: float,
-        first_epoch: int, tensorboard: Path | None) -> None:
+        first_epoch: int, tensorboard: Path | None, strategy=None) -> None:
     """model.fit, keeping the bundle and the resume state in `out` after every epoch."""
     bundle = data.bundle
     monitor = ("val_" if data.has_validation else "") + settings.keep_best  # a figure Keras logs
@@ -348,15 +348,31 @@ def fit(model: keras.Model, data: TrainingData, settings: Settings, out: Path, h
     if data.has_validation:
         validation = validation_batches(data.validation_windows, bundle.validation_pieces,
                                         bundle.validation_composers, len(bundle.vocabulary), settings)
+    batches = training_batches(data.training_windows, bundle.training_pieces, bundle.training_composers,
+                               len(bundle.vocabulary), settings, first_epoch)
+    if strategy is None:  # under a strategy Keras makes them itself, one copy per device
+        make_training_variables(model, batches[0])
     model.fit(
-        training_batches(data.training_windows, bundle.training_pieces, bundle.training_composers,
-                         len(bundle.vocabulary), settings, first_epoch),
+        batches,
         validation_data=validation,
         epochs=settings.epochs,
         initial_epoch=first_epoch,
         callbacks=callbacks,
         verbose=1 if sys.stdout.isatty() else 2,  # one line per epoch in a log file
     )
+
+
+def make_training_variables(model: keras.Model, batch: tuple) -> None:
+    """Make the optimizer's and the metrics' variables from one batch, before model.fit.
+
+    Without a strategy Keras makes them while it traces the first training
+    step, and must then trace that step a second time; made here, it is traced
+    once. model.fit sets the metrics back to zero before its first epoch.
+    """
+    network_input, targets, *weights = batch
+    if not model.optimizer.built:  # a resumed optimizer comes with its variables
+        model.optimizer.build(model.trainable_variables)
+    model.compute_metrics(network_input, targets, model(network_input, training=False), *weights)
 
 
 def network_to_train(settings: Settings, vocabulary: Vocabulary, out: Path, resume: bool, fingerprint: str,

@@ -20,6 +20,11 @@ for folder in (PROJECT_ROOT, TESTS_FOLDER):  # the package, and midi_fixtures be
 # Before TensorFlow is first imported: quiet start-up, and the backend the project is written for.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+# pytest.ini runs one worker per CPU core, so each worker's TensorFlow gets one thread: the tiny
+# networks of the tests gain nothing from more, and threads that wait on each other across
+# busy cores only cost time (the scripts the tests start as processes inherit this).
+os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
+os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
 
 import midi_fixtures  # noqa: E402  (needs the path above)
 

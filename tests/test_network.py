@@ -186,7 +186,7 @@ def parts_and_plain_networks():
     plain = build_network(Settings(preset="tiny", sequence_length=4, embedding=6, optimizer="adam",
                                    learning_rate=0.01), len(vocabulary), fast_lstm=True)
     for model in (with_parts, plain):
-        model.fit(windows, targets, epochs=15, batch_size=32, verbose=0)
+        model.fit(windows, targets, epochs=8, batch_size=64, verbose=0)
     return vocabulary, with_parts, plain, windows
 
 
