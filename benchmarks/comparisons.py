@@ -32,6 +32,7 @@ from classical_composer.corpus import Piece, midi_files_in, parse_folder
 from classical_composer.predict import generate, probability_function
 from classical_composer.prepare_sequences import NetworkInput, Vocabulary, WindowBatches, make_windows
 from classical_composer.settings import Settings
+from classical_composer.training import make_training_variables
 
 # --- What is compared, and how big ------------------------------------------------
 
@@ -370,7 +371,10 @@ def timed_fits(contenders: dict, rounds: int) -> dict:
     """
     timers = {name: StepTimer() for name in contenders}
     for name, (model, fit_arguments) in contenders.items():  # trace and compile before timing
-        model.fit(**fit_arguments(), epochs=1, steps_per_epoch=1, verbose=0)
+        arguments = fit_arguments()
+        if isinstance(arguments["x"], keras.utils.PyDataset):  # the project's batches: made ready as train.py does
+            make_training_variables(model, arguments["x"][0])
+        model.fit(**arguments, epochs=1, steps_per_epoch=1, verbose=0)
     names = list(contenders)
     for round_number in range(rounds):
         # Every other round in reverse, so that no way of training always runs first or last.

@@ -12,6 +12,7 @@ from classical_composer.network import build_network, inference_copy, last_step
 from classical_composer.prepare_sequences import NetworkInput
 from classical_composer.settings import OPTIMIZERS, PRESETS, Settings
 from classical_composer.token_parts import token_parts
+from classical_composer.training import make_training_variables
 
 VOCABULARY_SIZE = 37
 SEQUENCE_LENGTH = 8
@@ -186,6 +187,7 @@ def parts_and_plain_networks():
     plain = build_network(Settings(preset="tiny", sequence_length=4, embedding=6, optimizer="adam",
                                    learning_rate=0.01), len(vocabulary), fast_lstm=True)
     for model in (with_parts, plain):
+        make_training_variables(model, (windows[:64], targets[:64]))  # so that fit traces its step once
         model.fit(windows, targets, epochs=8, batch_size=64, verbose=0)
     return vocabulary, with_parts, plain, windows
 
