@@ -90,13 +90,16 @@ def network_losses(scorer, settings, validation_pieces: list, vocabulary_size: i
     first_target:    the first position scored in each piece; default_first_target by default.
     Returns ((targets,) nats, (targets,) bool), piece by piece, position by position.
     """
+    from classical_composer.prepare_sequences import NetworkInput  # imports Keras
+
     first_target = default_first_target(settings) if first_target is None else first_target
+    network_input = NetworkInput.of(settings, vocabulary_size)
     if settings.carries_state:
-        losses = whole_piece_losses(scorer, settings, validation_pieces, vocabulary_size, piece_composers)
+        losses = whole_piece_losses(scorer, network_input, validation_pieces, piece_composers)
     elif settings.chunks:
-        losses = stretch_losses(scorer, settings, validation_pieces, vocabulary_size, piece_composers)
+        losses = stretch_losses(scorer, network_input, settings.sequence_length, validation_pieces, piece_composers)
     elif first_target >= settings.sequence_length:
-        return window_losses(scorer, settings, validation_pieces, vocabulary_size, piece_composers, first_target)
+        return window_losses(scorer, settings, network_input, validation_pieces, piece_composers, first_target)
     else:
         raise UserError(f"this bundle reads windows of {settings.sequence_length} tokens, so it can score targets "
                         f"from position {settings.sequence_length} on only; choose a larger --first-target")
@@ -116,10 +119,10 @@ def nothing_to_score(settings, first_target: int) -> str:
     return f"no held-out piece is longer than {first_target} tokens, so there is nothing to score"
 
 
-def window_losses(scorer, settings, validation_pieces: list, vocabulary_size: int,
-                  piece_composers: np.ndarray | None, first_target: int) -> tuple[np.ndarray, np.ndarray]:
+def window_losses(scorer, settings, network_input, validation_pieces: list, piece_composers: np.ndarray | None,
+                  first_target: int) -> tuple[np.ndarray, np.ndarray]:
     """network_losses for a network that reads windows of sequence_length: the token after every window."""
-    from classical_composer.prepare_sequences import NetworkInput, WindowBatches, windows_of_indices
+    from classical_composer.prepare_sequences import WindowBatches, windows_of_indices
 
     skipped = first_target - settings.sequence_length  # targets before first_target, in every piece
     windows = windows_of_indices(validation_pieces, settings.sequence_length, piece_composers)
@@ -129,7 +132,7 @@ def window_losses(scorer, settings, validation_pieces: list, vocabulary_size: in
                             for piece in validation_pieces])))
     if len(windows) == 0:
         raise UserError(nothing_to_score(settings, first_target))
-    batches = WindowBatches(windows, NetworkInput.of(settings, vocabulary_size), BATCH_SIZE, shuffle=False)
+    batches = WindowBatches(windows, network_input, BATCH_SIZE, shuffle=False)
     log_losses, ranked_first = [], []
     for batch_number in range(len(batches)):
         network_input, targets = batches[batch_number]
@@ -154,17 +157,14 @@ def compiled_reader(scorer):
     return compiled_function(scorer, jit_compile=False)  # XLA would compile again for every piece length
 
 
-def whole_piece_losses(scorer, settings, pieces: list, vocabulary_size: int,
-                       piece_composers: np.ndarray | None) -> list[np.ndarray]:
+def whole_piece_losses(scorer, network_input, pieces: list, piece_composers: np.ndarray | None) -> list[np.ndarray]:
     """For an LSTM trained on chunks: each piece read whole, every target after all the tokens before it.
 
     This is what carrying the state while composing computes. Pieces of
     similar length are read together, padded at the end; the LSTM reads
     forwards only, so the padding changes no real target.
     """
-    from classical_composer.prepare_sequences import NetworkInput  # imports Keras
-
-    read, network_input = compiled_reader(scorer), NetworkInput.of(settings, vocabulary_size)
+    read = compiled_reader(scorer)
     losses = [np.zeros((0, 2))] * len(pieces)
     order = np.argsort([len(piece) for piece in pieces], kind="stable")
     batch = []
@@ -187,18 +187,16 @@ def whole_piece_losses(scorer, settings, pieces: list, vocabulary_size: int,
     return losses
 
 
-def stretch_losses(scorer, settings, pieces: list, vocabulary_size: int,
+def stretch_losses(scorer, network_input, length: int, pieces: list,
                    piece_composers: np.ndarray | None) -> list[np.ndarray]:
     """For a transformer trained on chunks: every target read after as much of the piece as it was trained on, or more than half.
 
-    Windows of sequence_length tokens start every half window; each scores
+    Windows of `length` tokens (the sequence length) start every half window; each scores
     the targets of its second half (the first window all of its own), so
     every target is scored once, after at least half a window of the piece.
     """
-    length, half = settings.sequence_length, max(settings.sequence_length // 2, 1)
-    from classical_composer.prepare_sequences import NetworkInput  # imports Keras
-
-    read, network_input = compiled_reader(scorer), NetworkInput.of(settings, vocabulary_size)
+    half = max(length // 2, 1)
+    read = compiled_reader(scorer)
     losses = []
     for number, piece in enumerate(pieces):
         targets = len(piece) - 1

@@ -32,6 +32,7 @@ TRACK_COUNT_BYTES = slice(10, 12)  # in the header chunk, after its format field
 # a minute), so a longer file is skipped as damaged before music21 sees it.
 MAX_PIECE_QUARTERS = 10_000
 
+
 class UnreadableMidi(Exception):
     """A file that gives no tokens; the message says why, in a few words."""
 
