@@ -30,6 +30,11 @@ from classical_composer.network import (
 )
 from classical_composer.prepare_sequences import NetworkInput
 
+# XLA fuses a step of the network into one compiled loop, many times faster for the small and original
+# presets, but compiling costs about a second; a smaller network steps in a millisecond or two without it,
+# so a song would have to be hundreds of notes long to repay the compiling (docs/benchmark.md).
+XLA_FROM_WEIGHTS = 200_000
+
 # --- Sampling -----------------------------------------------------------------
 
 
@@ -112,8 +117,9 @@ def probability_function(model: keras.Model):
     The original called model.predict once per note, which builds a data
     pipeline every call and runs the training graph with its recurrent
     dropout switched off step by step. Here an inference copy without
-    recurrent dropout is compiled once with XLA, which runs the window's
-    chain of small matrix products as one compiled loop (see docs/benchmark.md).
+    recurrent dropout is compiled once, with XLA if it is large enough to repay
+    that, which runs the window's chain of small matrix products as one compiled
+    loop (see docs/benchmark.md).
     """
     return compiled_last_step(inference_copy(model))
 
@@ -177,8 +183,8 @@ class StateCarrier:
 
 
 def compiled_last_step(model: keras.Model):
-    """network input -> (batch, vocabulary) probabilities after its last step, compiled once with XLA."""
-    return compiled_function(last_step(model), jit_compile=True)
+    """network input -> (batch, vocabulary) probabilities after its last step, compiled once (XLA_FROM_WEIGHTS)."""
+    return compiled_function(last_step(model), jit_compile=model.count_params() >= XLA_FROM_WEIGHTS)
 
 
 def next_token_reader(bundle, songs: int, composer: int | None = None):
