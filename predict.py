@@ -52,6 +52,9 @@ def parse_arguments(argv=None) -> argparse.Namespace:
                           "(7 in the write-up); 0 = sample from the whole distribution")
     sampling.add_argument("--temperature", metavar="T", type=float, default=1.0,
                           help="below 1 sharpens the distribution before sampling, above 1 flattens it")
+    sampling.add_argument("--free-note-lengths", action="store_true",
+                          help="performance events: hold a note as long as sampled (by default no note sounds longer "
+                          "than the longest in the composer's training pieces)")
     sampling.add_argument("--seed", metavar="N", type=int, default=None,
                           help="random seed for the seed window and sampling; the same seed and bundle give a "
                           "byte-identical MIDI file (default: different every run)")
@@ -117,7 +120,7 @@ def main() -> None:
         raise UserError(f"--top-k {arguments.top_k} is more than the bundle's {len(bundle.vocabulary)} tokens")
     composer, starts, random = seed(arguments, bundle)  # seed
     composed = compose_for_bundle(bundle, starts, arguments.num_notes, arguments.top_k, arguments.temperature,
-                                  random, composer)  # generate: one array of token indices per song
+                                  random, composer, limit_note_lengths=not arguments.free_note_lengths)  # generate
     write_and_report(arguments, bundle, starts, composed)  # write, report
 
 

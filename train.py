@@ -49,7 +49,8 @@ def parse_arguments(argv=None) -> argparse.Namespace:
     encoding.add_argument("--velocities", action="store_true",
                           help=f"add each event's loudness as one of the velocities {VELOCITIES_IN_WORDS}")
     encoding.add_argument("--transpose", action="store_true",
-                          help="transpose every piece to C major or A minor before encoding (fewer classes)")
+                          help="transpose every piece to C major or A minor before encoding (fewer classes); with "
+                          "--representation events and --chunks, shift each piece by up to 3 semitones each epoch")
     encoding.add_argument("--sequence-length", metavar="N", type=int, default=DEFAULTS.sequence_length,
                           help="tokens the network reads to predict the next one")
 

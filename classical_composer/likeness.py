@@ -326,27 +326,30 @@ class CountModelReader:
 
 
 def count_model_song(bundle, count_model, start_window: np.ndarray, num_notes: int, top_k: int,
-                     random: np.random.Generator, only_possible: bool = False) -> np.ndarray:
+                     random: np.random.Generator, composer: int | None = None, key_rules: bool = False,
+                     limit_note_lengths: bool = True) -> np.ndarray:
     """`num_notes` token indices sampled from a count model after a start window, as the network's are sampled.
 
-    The same rules hold for both: a song of performance events ends at End,
-    and a key is struck only while up and released only while down.
+    The same rules hold for both (predict.song_rules): a song of performance
+    events ends at End, no note sounds longer than the longest of the
+    composer's training pieces, and with key_rules a key is struck only while
+    up and released only while down.
     """
     from classical_composer.predict import compose, song_rules
 
-    end_index, rules = song_rules(bundle, only_possible)
+    end_index, rules = song_rules(bundle, composer, key_rules, limit_note_lengths)
     return compose(CountModelReader(count_model), start_window[np.newaxis], num_notes, top_k, 1.0, random,
                    end_index, rules)[0]
 
 
 def composed_songs(bundle, composer: int | None, count_model, songs: int, num_notes: int,
-                   top_k: int, only_possible: bool = False) -> tuple[list, list]:
+                   top_k: int, key_rules: bool = False, limit_note_lengths: bool = True) -> tuple[list, list]:
     """Songs of the network and of the count model, seeds 1 to `songs`, each pair from the same seed window.
 
     A song is what predict.py --seed writes: the composed tokens, without the
     seed window, which is real music taken from a training piece.
-    only_possible: performance events strike only keys that are up and release only keys that
-    are down (predict.song_rules); by default both sample every event, as predict.py does.
+    key_rules, limit_note_lengths: the rules both sample under (predict.song_rules); by default
+    those predict.py samples under.
     Returns (network songs, count model songs), each a list of token index arrays.
     """
     from classical_composer.predict import compose_songs
@@ -355,12 +358,13 @@ def composed_songs(bundle, composer: int | None, count_model, songs: int, num_no
     for seed in range(1, songs + 1):
         try:
             starts, composed = compose_songs(bundle, composer, num_songs=1, num_notes=num_notes, top_k=top_k,
-                                             seed=seed, only_possible=only_possible)
+                                             seed=seed, key_rules=key_rules,
+                                             limit_note_lengths=limit_note_lengths)
         except ValueError as error:  # no training piece as long as a seed window
             raise UserError(f"the bundle cannot seed generation: {error}") from None
         network_songs.append(composed[0])
         count_songs.append(count_model_song(bundle, count_model, starts[0], num_notes, top_k,
-                                            np.random.default_rng(seed), only_possible))
+                                            np.random.default_rng(seed), composer, key_rules, limit_note_lengths))
     return network_songs, count_songs
 
 
@@ -409,7 +413,7 @@ def pieces_by_composer(pieces: list, piece_composers, composer: int | None) -> l
 
 
 def compare_with_held_out(bundle, composer: int | None, count_model, songs: int, num_notes: int, top_k: int,
-                          segment_quarters: float, only_possible: bool = False) -> dict:
+                          segment_quarters: float, key_rules: bool = False, limit_note_lengths: bool = True) -> dict:
     """The likeness of the composer's training pieces, network songs and count-model songs to their held-out pieces."""
     name = "all pieces" if composer is None else bundle.composers[composer]
     held_out = pieces_of(bundle, pieces_by_composer(bundle.validation_pieces, bundle.validation_composers, composer))
@@ -423,7 +427,8 @@ def compare_with_held_out(bundle, composer: int | None, count_model, songs: int,
     training = pieces_by_composer(bundle.training_pieces, bundle.training_composers, composer)
     print(f"  composing with the network and with the trigram, top-{top_k}, seeds 1 to {songs}: "
           f"{num_notes} tokens a song")
-    network_songs, count_songs = composed_songs(bundle, composer, count_model, songs, num_notes, top_k, only_possible)
+    network_songs, count_songs = composed_songs(bundle, composer, count_model, songs, num_notes, top_k, key_rules,
+                                                limit_note_lengths)
     compared_sets = {"other real pieces": pieces_of(bundle, training),
                      "network": pieces_of(bundle, network_songs),
                      "trigram": pieces_of(bundle, count_songs)}
@@ -501,6 +506,9 @@ def parse_arguments(argv=None) -> argparse.Namespace:
     parser.add_argument("--key-rules", action="store_true",
                         help="sample performance events striking only keys that are up and releasing only keys "
                         "that are down (predict.song_rules), to measure what the rule is worth")
+    parser.add_argument("--free-note-lengths", action="store_true",
+                        help="let performance events hold a note as long as sampled, instead of at most as long as "
+                        "the composer's longest in the training pieces, to measure what the limit is worth")
     parser.add_argument("--json", metavar="PATH", default=None, help="also write the figures to this JSON file")
     arguments = parser.parse_args(argv)
     if arguments.songs < 1 or arguments.num_notes < 1:
@@ -529,7 +537,7 @@ def main(argv=None) -> None:
     for composer in composers:
         comparisons.append(compare_with_held_out(bundle, composer, count_model, arguments.songs, arguments.num_notes,
                                                  arguments.top_k, arguments.segment_quarters,
-                                                 only_possible=arguments.key_rules))
+                                                 arguments.key_rules, not arguments.free_note_lengths))
         print(format_comparison(comparisons[-1], arguments.segment_quarters))
     print(f"\n{LEGEND}")
     if arguments.json:

@@ -199,6 +199,11 @@ class NoteTokens:
         wanted = tokens.decode(token)
         return min(known_tokens, key=lambda known: token_distance(wanted, tokens.decode(known)))
 
-    def sampling_rules(self, vocabulary_tokens: list[str], only_possible: bool):
+    def transposition_table(self, vocabulary_tokens: list[str]) -> None:
+        """Note tokens are not shifted while learning: --transpose moves each piece to C when it is read."""
+        return None
+
+    def sampling_rules(self, vocabulary_tokens: list[str], real_pieces: list, key_rules: bool = False,
+                       limit_note_lengths: bool = True):
         """Every note token may follow every other: no rules."""
         return None

@@ -215,55 +215,129 @@ def onset_gaps(texts: Iterable[str]) -> list[int]:
     return gaps
 
 
+# Shifting a piece by up to three semitones either way, as Music Transformer augments
+# performances (Huang et al., 2018): every key and the hands' shapes stay, the pitches move.
+TRANSPOSITIONS = range(-3, 4)
+
+
+def transposition_table(vocabulary_tokens: list[str], shifts: Iterable[int] = TRANSPOSITIONS) -> np.ndarray:
+    """(shifts, vocabulary) token indices: row s holds, for every token, the index of the same event
+    moved by shifts[s] semitones, or -1 where that event is not in the vocabulary; events without a pitch stay."""
+    index_of = {text: index for index, text in enumerate(vocabulary_tokens)}
+    table = np.full((len(list(shifts)), len(vocabulary_tokens)), -1, np.int64)
+    for row, shift in enumerate(shifts):
+        for index, text in enumerate(vocabulary_tokens):
+            event = EVENT_OF_TEXT.get(text)
+            if event is not None and event.kind in (NOTE_ON, NOTE_OFF):
+                moved = TEXT_OF_EVENT.get(Event(event.kind, event.value + shift))  # None outside MIDI's pitches
+                table[row, index] = index_of.get(moved, -1)
+            else:
+                table[row, index] = index
+    return table
+
+
 # --- While composing ------------------------------------------------------------
 
 
 class SoundingNotes:
-    """Which keys are down in each song being composed, so that only what a pianist can do comes next.
+    """Which keys are down in each song being composed, and since when, so that only what may be played comes next.
 
-    A key can be struck only while it is up and released only while it is
-    down: a sampled "Note 60 On" while C4 sounds, or "Note 60 Off" while it
-    does not, is a slip no performance makes. predict.compose, given these
-    rules, asks `allowed` before every choice. Keys pressed before the seed
-    window are not known to be down, so they are not released. (Measured on
-    weights/events, songs sampled under these rules sound less real than
-    songs sampled freely, so predict.py leaves them out: docs/chunks.md.)
+    Two rules, each of which can be asked for:
+
+    key_rules      a key can be struck only while it is up and released only
+                   while it is down: a sampled "Note 60 On" while C4 sounds, or
+                   "Note 60 Off" while it does not, is a slip no performance
+                   makes. Keys pressed before the seed window are not known to
+                   be down, so they are not released. (Measured on
+                   weights/events, songs sampled under this rule sound less
+                   real than songs sampled freely: docs/chunks.md.)
+    longest_steps  no note sounds longer than this many twelfths of a beat:
+                   time passes only as far as the oldest sounding note allows,
+                   and once a note has sounded that long its release (or End)
+                   is all that may come next. A sampled performance can forget
+                   a key it pressed, and the note then sounds for the rest of
+                   the song; Performance RNN cuts such notes when it writes a
+                   performance (Magenta's max_note_duration), here they are
+                   released while composing, so the network hears the release.
+
+    predict.compose, given these rules, asks `allowed` before every choice.
     """
 
-    def __init__(self, vocabulary_tokens: list[str]):
+    def __init__(self, vocabulary_tokens: list[str], key_rules: bool = True, longest_steps: int | None = None):
         kinds = [EVENT_OF_TEXT.get(text, Event(None)) for text in vocabulary_tokens]
         self.token_count = len(kinds)
+        self.key_rules, self.longest_steps = key_rules, longest_steps
         # The token indices of the note-ons and note-offs the vocabulary has, and their pitches.
         self.on_tokens = np.array([index for index, event in enumerate(kinds) if event.kind == NOTE_ON], np.int64)
         self.off_tokens = np.array([index for index, event in enumerate(kinds) if event.kind == NOTE_OFF], np.int64)
         self.on_pitches = np.array([kinds[index].value for index in self.on_tokens], np.int64)
         self.off_pitches = np.array([kinds[index].value for index in self.off_tokens], np.int64)
-        # For every token index: the pitch it presses (or -1), the pitch it releases (or -1).
+        # For every token index: the pitch it presses (or -1), the pitch it releases (or -1), the steps it waits.
         self.pressed = np.full(self.token_count, -1, np.int64)
         self.pressed[self.on_tokens] = self.on_pitches
         self.released = np.full(self.token_count, -1, np.int64)
         self.released[self.off_tokens] = self.off_pitches
+        self.waited = np.array([int(event.value * STEPS_PER_BEAT) if event.kind == WAIT else 0 for event in kinds],
+                               np.int64)
+        self.end_tokens = np.array([index for index, event in enumerate(kinds) if event.kind == END], np.int64)
 
     def start(self, windows: np.ndarray) -> None:
-        """(songs, time) seed windows of token indices: the keys down after them."""
+        """(songs, time) seed windows of token indices: the keys down after them, and since when."""
         windows = np.asarray(windows)
-        self.down = np.zeros((len(windows), len(PITCHES)), dtype=bool)  # (songs, pitches)
+        self.now = np.zeros(len(windows), np.int64)  # (songs,) twelfths of a beat since the window began
+        self.pressed_at = np.full((len(windows), len(PITCHES)), -1, np.int64)  # (songs, pitches), -1 while up
         for step in range(windows.shape[1]):
             self.after(windows[:, step])
 
     def after(self, chosen: np.ndarray) -> None:
-        """(songs,) the token each song played next."""
+        """(songs,) the token each song played next. A key struck while down is struck anew, as it is played."""
         songs = np.arange(len(chosen))
         pressed, released = self.pressed[chosen], self.released[chosen]
-        self.down[songs[pressed >= 0], pressed[pressed >= 0]] = True
-        self.down[songs[released >= 0], released[released >= 0]] = False
+        self.now += self.waited[chosen]
+        self.pressed_at[songs[released >= 0], released[released >= 0]] = -1
+        self.pressed_at[songs[pressed >= 0], pressed[pressed >= 0]] = self.now[pressed >= 0]
 
     def allowed(self) -> np.ndarray:
-        """(songs, vocabulary) bool: every token, except striking a key that is down or releasing one that is up."""
-        allowed = np.ones((len(self.down), self.token_count), dtype=bool)
-        allowed[:, self.on_tokens] = ~self.down[:, self.on_pitches]
-        allowed[:, self.off_tokens] = self.down[:, self.off_pitches]
+        """(songs, vocabulary) bool: every token the rules asked for allow."""
+        allowed = np.ones((len(self.now), self.token_count), dtype=bool)
+        down = self.pressed_at >= 0
+        if self.key_rules:
+            allowed[:, self.on_tokens] = ~down[:, self.on_pitches]
+            allowed[:, self.off_tokens] = down[:, self.off_pitches]
+        if self.longest_steps is not None:
+            held = np.where(down, self.now[:, np.newaxis] - self.pressed_at, 0)  # (songs, pitches)
+            steps_left = self.longest_steps - held.max(axis=1)  # (songs,)
+            allowed &= self.waited[np.newaxis, :] <= steps_left[:, np.newaxis]  # no wait beyond the limit
+            for song in np.flatnonzero(steps_left <= 0):  # a note has sounded its longest: release it
+                overdue = held[song, self.off_pitches] >= self.longest_steps
+                allowed[song] = False
+                allowed[song, self.off_tokens[overdue]] = True
+                allowed[song, self.end_tokens] = True
         return allowed
+
+    def longest_note_steps(self, pieces: list[np.ndarray]) -> int:
+        """The longest any note sounds in these pieces of token indices, in twelfths of a beat, as it is played.
+
+        A note lasts from its key's press to the key's next event, a release
+        or a strike anew, or to the end of its piece (see notes_of_performance).
+        """
+        longest = 0
+        for piece in pieces:
+            piece = np.asarray(piece)
+            now = np.cumsum(self.waited[piece])  # (events,) the time after each event
+            key = np.maximum(self.pressed[piece], self.released[piece])  # the key each event moves, or -1
+            moves = np.flatnonzero(key >= 0)
+            moves = moves[np.lexsort((moves, key[moves]))]  # by key, then in time
+            if len(moves) == 0:
+                continue
+            # Each press ends at the next event of its key, or at the end of the piece.
+            next_move = np.append(moves[1:], moves[-1])
+            same_key = np.append(key[moves[1:]] == key[moves[:-1]], False)
+            ends = np.where(same_key, now[next_move], now[-1])
+            presses = self.pressed[piece[moves]] >= 0
+            if presses.any():
+                longest = max(longest, int((ends - now[moves])[presses].max()))
+        return longest
 
 
 # --- MIDI -> performance --------------------------------------------------------
@@ -604,6 +678,17 @@ class PerformanceEvents:
 
         return min(known_events, key=distance)
 
-    def sampling_rules(self, vocabulary_tokens: list[str], only_possible: bool):
-        """With only_possible, strike only keys that are up and release only keys that are down (SoundingNotes)."""
-        return SoundingNotes(vocabulary_tokens) if only_possible else None
+    def transposition_table(self, vocabulary_tokens: list[str]) -> np.ndarray:
+        """With --transpose, each piece is shifted each epoch by a row of this table (transposition_table)."""
+        return transposition_table(vocabulary_tokens)
+
+    def sampling_rules(self, vocabulary_tokens: list[str], real_pieces: list, key_rules: bool = False,
+                       limit_note_lengths: bool = True) -> SoundingNotes | None:
+        """SoundingNotes: keys struck only while up and released only while down, if key_rules; and
+        no note longer than the longest of the real pieces (token index arrays), if limit_note_lengths."""
+        if not (key_rules or limit_note_lengths):
+            return None
+        rules = SoundingNotes(vocabulary_tokens, key_rules)
+        if limit_note_lengths:
+            rules.longest_steps = max(rules.longest_note_steps(real_pieces), 1)
+        return rules

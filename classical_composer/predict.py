@@ -240,37 +240,44 @@ def generate(probabilities_of, network_input: NetworkInput, start_windows: np.nd
     return np.stack(compose(reader, start_windows, num_notes, top_k, temperature, random))
 
 
-def song_rules(bundle, only_possible: bool = False) -> tuple[int | None, object]:
+def song_rules(bundle, composer: int | None = None, key_rules: bool = False,
+               limit_note_lengths: bool = True) -> tuple[int | None, object]:
     """What ends a song and what may come next, by the bundle's representation: (end index or None, rules or None).
 
-    Performance events end a song at "End". With only_possible a key is also
-    struck only while up and released only while down (performance.SoundingNotes);
-    measured by likeness.py, the songs of weights/events sound less real so
-    (docs/chunks.md), so predict.py leaves it out. Note tokens have neither rule.
+    Performance events end a song at "End", and no note sounds longer than the
+    longest note of the composer's training pieces (of all of them without a
+    composer); limit_note_lengths=False lets notes sound as long as sampled.
+    key_rules also strikes a key only while up and releases it only while
+    down; measured by likeness.py, the songs of weights/events sound less real
+    so (docs/chunks.md), so predict.py leaves it out (performance.SoundingNotes).
+    Note tokens have none of these rules.
     """
     end_index = bundle.vocabulary.index_of.get(bundle.representation.end_token)  # None for a grammar without an end
-    return end_index, bundle.representation.sampling_rules(bundle.vocabulary.tokens, only_possible)
+    rules = bundle.representation.sampling_rules(bundle.vocabulary.tokens, pieces_of_composer(bundle, composer),
+                                                 key_rules, limit_note_lengths)
+    return end_index, rules
 
 
 def compose_for_bundle(bundle, start_windows: np.ndarray, num_notes: int, top_k: int = 1, temperature: float = 1.0,
                        random: np.random.Generator | None = None, composer: int | None = None,
-                       only_possible: bool = False) -> list[np.ndarray]:
+                       key_rules: bool = False, limit_note_lengths: bool = True) -> list[np.ndarray]:
     """compose, asking the bundle's network as it was trained to be asked, with its representation's song_rules."""
     reader = next_token_reader(bundle, len(start_windows), composer)
-    end_index, rules = song_rules(bundle, only_possible)
+    end_index, rules = song_rules(bundle, composer, key_rules, limit_note_lengths)
     return compose(reader, start_windows, num_notes, top_k, temperature, random, end_index, rules)
 
 
 def compose_songs(bundle, composer: int | None, num_songs: int, num_notes: int, top_k: int = 1,
                   temperature: float = 1.0, seed: int | None = None,
-                  only_possible: bool = False) -> tuple[np.ndarray, list[np.ndarray]]:
+                  key_rules: bool = False, limit_note_lengths: bool = True) -> tuple[np.ndarray, list[np.ndarray]]:
     """What predict.py composes with these choices and no --prime: (seed windows, each song's token indices).
 
     The same bundle, choices and seed give the same songs as predict.py --seed writes.
     """
     random = np.random.default_rng(seed)
     starts = seed_windows(pieces_of_composer(bundle, composer), bundle.settings.sequence_length, num_songs, random)
-    return starts, compose_for_bundle(bundle, starts, num_notes, top_k, temperature, random, composer, only_possible)
+    return starts, compose_for_bundle(bundle, starts, num_notes, top_k, temperature, random, composer, key_rules,
+                                      limit_note_lengths)
 
 
 # --- Tokens -> MIDI -----------------------------------------------------------

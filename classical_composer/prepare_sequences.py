@@ -295,10 +295,15 @@ class ChunkBatches(keras.utils.PyDataset):
     With shuffle, the cuts move and the chunks are shuffled each epoch; the
     number of batches stays the same (Keras counts them once), so a batch
     holds about batch_size chunks.
+    transpositions: (shifts, vocabulary) token indices, a representation's
+    transposition_table: with shuffle, each epoch moves each piece by one of
+    its rows, drawn among those that keep every token of the piece in the
+    vocabulary (-1 marks a token that would leave it).
     """
 
     def __init__(self, index_pieces: list, network_input: NetworkInput, chunk_length: int, batch_size: int,
-                 shuffle: bool, seed: int = 0, piece_composers: np.ndarray | None = None):
+                 shuffle: bool, seed: int = 0, piece_composers: np.ndarray | None = None,
+                 transpositions: np.ndarray | None = None):
         super().__init__()
         self.piece_lengths = np.array([len(piece) for piece in index_pieces], dtype=np.int64)
         self.piece_starts = np.concatenate([[0], np.cumsum(self.piece_lengths)[:-1]]).astype(np.int64)
@@ -308,6 +313,9 @@ class ChunkBatches(keras.utils.PyDataset):
         self.piece_composers = None if piece_composers is None else np.asarray(piece_composers, np.int32)
         self.shuffle = shuffle
         self.random = np.random.default_rng(seed)
+        self.transpositions = transpositions if shuffle else None  # held-out pieces are read as they are
+        if self.transpositions is not None:  # (pieces, shifts): the shifts that keep each piece in the vocabulary
+            self.piece_can_move = np.stack([np.all(transpositions[:, piece] >= 0, axis=1) for piece in index_pieces])
         fewest = len(chunk_spans(self.piece_lengths, chunk_length))  # cut at 0: no piece has a short first chunk
         most = fewest + int(np.sum(self.piece_lengths > 2)) if shuffle else fewest
         self.batch_count = max(1, min(-(-most // batch_size), fewest))
@@ -329,11 +337,16 @@ class ChunkBatches(keras.utils.PyDataset):
         positions = np.where(is_real, positions, 0)
         inputs = np.where(is_real, self.token_indices[positions], 0)
         targets = np.where(is_real, self.token_indices[np.minimum(positions + 1, len(self.token_indices) - 1)], 0)
+        if self.transpositions is not None:  # each chunk moved as its piece is this epoch
+            shifts = self.piece_shifts[spans[:, 0:1]]  # (batch, 1)
+            inputs, targets = (np.where(is_real, self.transpositions[shifts, tokens], 0) for tokens in (inputs, targets))
         composers = None if self.piece_composers is None else self.piece_composers[spans[:, 0]]
         network_input = self.network_input.encode(inputs, composers)
         return network_input, targets.astype(np.int32), is_real.astype(np.float32)
 
     def on_epoch_end(self) -> None:
+        if self.transpositions is not None:  # a random row among those each piece allows
+            self.piece_shifts = np.array([self.random.choice(np.flatnonzero(can)) for can in self.piece_can_move])
         offsets = self.random.integers(self.chunk_length, size=len(self.piece_lengths)) if self.shuffle else None
         self.spans = chunk_spans(self.piece_lengths, self.chunk_length, offsets)
         order = self.random.permutation(len(self.spans)) if self.shuffle else np.arange(len(self.spans))

@@ -20,7 +20,9 @@ representation it has:
                              what report.py counts
     nearest_known(token, known)
                              the known token to play for a primer's unknown one
-    end_token, sampling_rules(vocabulary, only_possible)
+    transposition_table(vocabulary)
+                             with --transpose, how each piece may be shifted while learning, or None
+    end_token, sampling_rules(vocabulary, real_pieces, key_rules, limit_note_lengths)
                              what ends a song, and what may come next
 """
 

@@ -87,7 +87,7 @@ class Settings:
     octave_chords: bool = False  # chords keep each pitch's octave, not just pitch classes
     durations: bool = False  # add the event's length as one of three bins
     velocities: bool = False  # add the event's loudness as one of four levels
-    transpose: bool = False  # transpose each piece to C major / A minor before encoding
+    transpose: bool = False  # note tokens: each piece to C major / A minor; events (with chunks): shifted each epoch
 
     # --- Windows: how tokens become training examples.
     sequence_length: int = 100  # tokens the network reads to predict the next one
@@ -128,6 +128,9 @@ class Settings:
             (self.model in MODELS, f"unknown model '{self.model}'; choose one of {', '.join(MODELS)}"),
             (self.representation in REPRESENTATIONS,
              f"unknown representation '{self.representation}'; choose one of {', '.join(REPRESENTATIONS)}"),
+            (self.representation == "notes" or not self.transpose or self.chunks,
+             "--transpose with --representation events moves each piece by a random interval each epoch, "
+             "which needs --chunks"),
             (self.representation == "notes" or not self.note_token_flags,
              f"performance events keep every length, loudness and pitch as played, so leave out "
              f"{', '.join(self.note_token_flags)} with --representation events"),
@@ -162,7 +165,7 @@ class Settings:
     @property
     def note_token_flags(self) -> list[str]:
         """The flags given that shape note tokens only (tokens.py), as train.py spells them."""
-        names = ("rests", "octave_chords", "durations", "velocities", "transpose", "token_parts")
+        names = ("rests", "octave_chords", "durations", "velocities", "token_parts")
         return ["--" + name.replace("_", "-") for name in names if getattr(self, name)]
 
     @property
@@ -190,9 +193,14 @@ class Settings:
         return self.chunks and self.model == "lstm"
 
     def encoding(self) -> dict:
-        """The fields that decide which tokens a MIDI file gives (used as a cache key)."""
+        """The fields that decide which tokens a MIDI file gives (used as a cache key).
+
+        Performance events are read as played: their --transpose moves pieces while learning, not while reading.
+        """
         names = ("representation", "rests", "octave_chords", "durations", "velocities", "transpose")
-        return {name: getattr(self, name) for name in names}
+        encoding = {name: getattr(self, name) for name in names}
+        encoding["transpose"] = self.transpose and self.representation == "notes"
+        return encoding
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)

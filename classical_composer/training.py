@@ -190,15 +190,17 @@ def check_out_folder(out: Path) -> None:
 
 
 def training_batches(windows: Windows, index_pieces: list, piece_composers: np.ndarray | None, vocabulary_size: int,
-                     settings: Settings, first_epoch: int = 0):
+                     settings: Settings, first_epoch: int = 0, transpositions: np.ndarray | None = None):
     """Shuffled training batches; resumed at `first_epoch`, they come in the order an uninterrupted run's would.
 
-    Windows slid one token at a time (the original), or with --chunks consecutive chunks of each piece.
+    Windows slid one token at a time (the original), or with --chunks consecutive chunks of each piece,
+    each piece moved each epoch by a row of `transpositions` if given (--transpose on performance events).
     """
     network_input = NetworkInput.of(settings, vocabulary_size)
     if settings.chunks:
         batches = ChunkBatches(index_pieces, network_input, settings.sequence_length, settings.batch_size,
-                               shuffle=True, seed=settings.seed, piece_composers=piece_composers)
+                               shuffle=True, seed=settings.seed, piece_composers=piece_composers,
+                               transpositions=transpositions)
     else:
         batches = WindowBatches(windows, network_input, settings.batch_size, shuffle=True, seed=settings.seed,
                                 every_step=settings.predicts_every_step)
@@ -348,8 +350,9 @@ def fit(model: keras.Model, data: TrainingData, settings: Settings, out: Path, h
     if data.has_validation:
         validation = validation_batches(data.validation_windows, bundle.validation_pieces,
                                         bundle.validation_composers, len(bundle.vocabulary), settings)
+    transpositions = bundle.representation.transposition_table(bundle.vocabulary.tokens) if settings.transpose else None
     batches = training_batches(data.training_windows, bundle.training_pieces, bundle.training_composers,
-                               len(bundle.vocabulary), settings, first_epoch)
+                               len(bundle.vocabulary), settings, first_epoch, transpositions)
     if strategy is None:  # under a strategy Keras makes them itself, one copy per device
         make_training_variables(model, batches[0])
     model.fit(

@@ -87,6 +87,42 @@ def test_composers_follow_their_piece_into_every_chunk():
     assert np.all(network_input["composer_indices"] == np.array([1, 0, 2])[piece_of_row][:, np.newaxis])
 
 
+def test_transpositions_move_each_piece_by_one_shift_an_epoch_and_keep_it_in_the_vocabulary():
+    vocabulary = ["End", "Note 60 Off", "Note 60 On", "Note 61 On", "Note 62 On", "Wait 1/2 beat"]
+    table = performance.transposition_table(vocabulary, shifts=[-1, 0, 1, 2])
+    # Events without a pitch stay; a note moves to its neighbour, or to -1 where that is not in the vocabulary.
+    assert table.tolist() == [[0, -1, -1, 2, 3, 5], [0, 1, 2, 3, 4, 5], [0, -1, 3, 4, -1, 5], [0, -1, 4, -1, -1, 5]]
+    # Piece 0 (60 On, 61 On) may stay or move up one; piece 1 holds "Note 60 Off", which only stays.
+    pieces = [np.array([2, 5, 3, 5, 0]), np.array([2, 5, 1, 5, 0])]
+    batches = ChunkBatches(pieces, NetworkInput(6, reads_token_indices=True), chunk_length=2, batch_size=4,
+                           shuffle=True, seed=2, transpositions=table)
+    piece_0_as_it_is, piece_0_moved_up, piece_1 = [5, 3, 5, 0], [5, 4, 5, 0], [5, 1, 5, 0]
+    epochs_moved_up = []
+    for _ in range(12):
+        # Each epoch teaches every target once, each whole piece moved by one shift it allows.
+        learned = learned_targets_as_tokens(batches)
+        assert learned in (Counter(piece_0_as_it_is + piece_1), Counter(piece_0_moved_up + piece_1))
+        epochs_moved_up.append(learned[4] > 0)
+        batches.on_epoch_end()
+    assert set(epochs_moved_up) == {True, False}  # both shifts of piece 0 come up
+    # Held-out batches are read as they are.
+    held_out = ChunkBatches(pieces, NetworkInput(6, reads_token_indices=True), chunk_length=2, batch_size=4,
+                            shuffle=False, transpositions=table)
+    assert learned_targets_as_tokens(held_out) == Counter(piece_0_as_it_is + piece_1)
+
+
+def learned_targets_as_tokens(batches: ChunkBatches) -> Counter:
+    """The targets of an epoch of batches with weight 1, counted, each checked to be the token after its input."""
+    counted = Counter()
+    for number in range(len(batches)):
+        inputs, targets, weights = batches[number]
+        real = weights.astype(bool)
+        for row in range(len(inputs)):
+            assert np.all(targets[row][real[row]][:-1] == inputs[row][real[row]][1:])
+        counted.update(targets[real].tolist())
+    return counted
+
+
 # --- Carried state --------------------------------------------------------------
 
 
@@ -192,6 +228,38 @@ def test_a_sounding_key_is_never_struck_again_nor_a_silent_one_released():
             elif event.kind == performance.NOTE_OFF:
                 assert event.value in down
                 down.remove(event.value)
+
+
+def test_no_note_sounds_longer_than_the_limit_and_the_limit_is_the_longest_real_note():
+    on_60, off_60, on_64, off_64, wait = (EVENTS.index(name) for name in
+                                          ("Note 60 On", "Note 60 Off", "Note 64 On", "Note 64 Off", "Wait 1/2 beat"))
+    # C4 held for two waits of half a beat (12 twelfths), E4 struck anew after one (6), then released at once.
+    real = [np.array([on_60, wait, on_64, wait, off_60, on_64, off_64, EVENTS.index("End")])]
+    rules = performance.SoundingNotes(EVENTS, key_rules=False)
+    assert rules.longest_note_steps(real) == 12
+    notes, _ = performance.notes_of_performance([EVENTS[index] for index in real[0]])
+    assert 12 * max(end - start for start, end, _ in notes) == 12
+
+    rules.longest_steps = 12
+    rules.start(np.array([[on_60, wait], [on_60, off_60]]))  # song 0: C4 has sounded 6 twelfths; song 1: nothing
+    allowed = rules.allowed()
+    assert allowed[0, wait] and allowed[1, wait]  # one more wait brings C4 to the limit, not past it
+    rules.after(np.array([wait, wait]))
+    allowed = rules.allowed()
+    # Song 0's C4 has sounded its longest: its release (or End) is all that may come next.
+    assert allowed[0].tolist() == [name in ("End", "Note 60 Off") for name in EVENTS]
+    assert allowed[1].all()
+
+    # A network that would rather strike and wait than release: no note ever sounds past the limit.
+    never_releases = ScriptedReader(lambda step: np.array([0.0, 0.01, 0.3, 0.01, 0.3, 0.01, 0.37]))
+    rules = performance.SoundingNotes(EVENTS, key_rules=False, longest_steps=12)
+    songs = compose(never_releases, np.zeros((8, 2), np.int32), num_notes=80, top_k=0,
+                    random=np.random.default_rng(2), rules=rules)
+    free = compose(never_releases, np.zeros((8, 2), np.int32), num_notes=80, top_k=0, random=np.random.default_rng(2))
+    for limited, song in ((True, songs), (False, free)):
+        longest = max(12 * (end - start) for piece in song
+                      for start, end, _ in performance.notes_of_performance([EVENTS[index] for index in piece])[0])
+        assert (longest <= 12) == limited
 
 
 # --- Tiny chunk-trained bundles, end to end -------------------------------------------

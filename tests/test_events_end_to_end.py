@@ -58,9 +58,9 @@ def test_an_events_bundle_holds_performance_events(events_bundle, training_folde
 def test_predict_writes_the_same_performance_twice_and_primes_sets_tempo_and_instrument(events_bundle,
                                                                                       training_folder, tmp_path):
     first, again, primed = (tmp_path / f"{name}.mid" for name in ("first", "again", "primed"))
-    for output in (first, again):
+    for output in (first, again):  # notes as long as sampled: this network, one epoch old, seldom waits
         succeeds(predict_script, "--weights", events_bundle, "--top-k", "7", "--seed", "1", "--num-notes", "120",
-                 "--output", output)
+                 "--free-note-lengths", "--output", output)
     assert first.read_bytes() == again.read_bytes()
     # Lengths come from the waits between a note's on and off, not from three bins.
     played = converter.parse(first).flatten().notes
@@ -79,12 +79,20 @@ def test_predict_writes_the_same_performance_twice_and_primes_sets_tempo_and_ins
     assert programs_in(primed) == {VIOLIN_PROGRAM}
 
 
-@pytest.mark.parametrize("flag", ["--rests", "--octave-chords", "--durations", "--velocities", "--transpose"])
+@pytest.mark.parametrize("flag", ["--rests", "--octave-chords", "--durations", "--velocities"])
 def test_note_token_flags_are_refused_with_events(flag, training_folder, tmp_path):
     status, _, errors = run_main(train_script, *EVENTS_TRAINING, flag, "--midi-dir", training_folder,
                                  "--out", tmp_path / "never")
     assert (status, errors) == (2, f"error: performance events keep every length, loudness and pitch as played, "
                                    f"so leave out {flag} with --representation events\n")
+    assert not (tmp_path / "never").exists()
+
+
+def test_transpose_with_events_needs_chunks(training_folder, tmp_path):
+    status, _, errors = run_main(train_script, *EVENTS_TRAINING, "--transpose", "--midi-dir", training_folder,
+                                 "--out", tmp_path / "never")
+    assert (status, errors) == (2, "error: --transpose with --representation events moves each piece by a random "
+                                   "interval each epoch, which needs --chunks\n")
     assert not (tmp_path / "never").exists()
 
 
