@@ -4,7 +4,8 @@ A machine without two GPUs can still prove the path: TensorFlow can split
 one CPU into two logical devices, and a MirroredStrategy over them trains as
 it would over two GPUs. Logical devices must be set before TensorFlow starts,
 so that run is its own process; the bundle it writes is then read and played
-here like any other.
+here like any other, and must sound here as it did there: the same seed
+composes the same bytes in another process.
 """
 
 import re
@@ -26,7 +27,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # Windows of 4 and one batch an epoch: the training traces once, and sooner than for longer windows.
 TINY_SETTINGS = Settings(preset="tiny", epochs=1, sequence_length=4, batch_size=64)
 
-# Two logical CPUs, a MirroredStrategy over them, and one epoch through the project's own train().
+# Two logical CPUs, a MirroredStrategy over them, and one epoch through the project's own train();
+# then predict.py's main() composes from the bundle, as a user's own process would.
 TWO_DEVICE_TRAINING = """
 import sys
 import tensorflow as tf
@@ -58,7 +60,13 @@ variables = [*model.weights, *model.optimizer.variables]
 mirrored = sum(isinstance(variable.value, tf.distribute.DistributedValues) for variable in variables)
 devices = model.distribute_strategy.num_replicas_in_sync
 print(f"{mirrored} of {len(variables)} variables mirrored over {devices} devices")
+
+import predict
+
+sys.argv = ["predict.py", "--weights", sys.argv[2], *COMPOSING.split(), "--output", sys.argv[3]]
+predict.main()
 """
+COMPOSING = "--top-k 7 --seed 1 --num-notes 20"
 MIRRORED_LINE = re.compile(r"^(\d+) of (\d+) variables mirrored over (\d+) devices$", re.MULTILINE)
 
 
@@ -66,14 +74,16 @@ MIRRORED_LINE = re.compile(r"^(\d+) of (\d+) variables mirrored over (\d+) devic
 def two_device_bundle(training_folder, tmp_path_factory) -> tuple:
     parse_folder(training_folder, TINY_SETTINGS.encoding(), workers=1)  # into the private cache: no pool
     out = tmp_path_factory.mktemp("two_device_bundle")
-    finished = subprocess.run([sys.executable, "-c", TWO_DEVICE_TRAINING, str(training_folder), str(out)],
+    song = tmp_path_factory.mktemp("composed_there") / "song.mid"
+    script = f"COMPOSING = {COMPOSING!r}\n{TWO_DEVICE_TRAINING}"
+    finished = subprocess.run([sys.executable, "-c", script, str(training_folder), str(out), str(song)],
                               cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300)
     assert finished.returncode == 0, f"two-device training failed:\n{finished.stdout}\n{finished.stderr}"
-    return out, finished.stdout
+    return out, finished.stdout, song
 
 
 def test_two_logical_devices_train_a_bundle_that_composes(two_device_bundle, tmp_path):
-    out, printed = two_device_bundle
+    out, printed, composed_there = two_device_bundle
     assert "on 2 devices" in printed
     # Built and trained under the strategy: every weight and every optimizer variable has a copy on each
     # device. A network built outside strategy.scope() would train on one device, its variables plain ones.
@@ -85,9 +95,11 @@ def test_two_logical_devices_train_a_bundle_that_composes(two_device_bundle, tmp
     assert bundle.settings == TINY_SETTINGS  # --distribute leaves no trace in the bundle
     assert bundle.training["best_epoch"] == 1
 
-    output = tmp_path / "two_devices.mid"
-    succeeds(predict_script, "--weights", out, "--top-k", "7", "--seed", "1", "--num-notes", "20", "--output", output)
-    assert output.stat().st_size > 0
+    # The same seed composes the same bytes here as in the process that trained it.
+    composed_here = tmp_path / "two_devices.mid"
+    succeeds(predict_script, "--weights", out, *COMPOSING.split(), "--output", composed_here)
+    assert composed_here.stat().st_size > 0
+    assert composed_here.read_bytes() == composed_there.read_bytes()
 
 
 @pytest.mark.skipif(bool(tf.config.list_physical_devices("GPU")), reason="this machine has a GPU")

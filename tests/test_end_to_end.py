@@ -1,8 +1,8 @@
 """The scripts as a user runs them: train.py writes a bundle, predict.py composes from it alone.
 
-predict.py runs as its own process once below, and train.py in
-test_robustness.py; their other runs call main() in this process
-(script_runs.py), which has TensorFlow loaded already, to keep the suite quick.
+Here they call main() in this process (script_runs.py), which has TensorFlow
+loaded already, to keep the suite quick; train.py runs as its own process in
+test_robustness.py, and predict.py in test_distribute.py.
 """
 
 import argparse
@@ -10,7 +10,6 @@ import dataclasses
 import json
 import math
 import re
-import subprocess
 import sys
 from pathlib import Path
 
@@ -45,16 +44,6 @@ ALL_FLAGS_SETTINGS = Settings(rests=True, octave_chords=True, durations=True, ve
 # --composers needs subfolders: test_events_end_to_end.py trains with it; --chunks replaces the windows
 # --every-step learns from here: test_chunks.py trains with it.
 LEFT_AT_THEIR_DEFAULTS = {"transpose", "mixed_precision", "model", "representation", "composers", "chunks"}
-
-
-def run_script(script: str, *arguments) -> subprocess.CompletedProcess:
-    """Run a script from the project root as a user would; fail the test with its output if it fails."""
-    result = subprocess.run(
-        [sys.executable, script, *map(str, arguments)],
-        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300,
-    )
-    assert result.returncode == 0, f"{script} failed:\n{result.stdout}\n{result.stderr}"
-    return result
 
 
 def predict_in_process(monkeypatch, *arguments) -> None:
@@ -112,7 +101,8 @@ def test_predict_repeats_a_seed_samples_with_top_k_and_reads_back_into_the_vocab
                                                                                      monkeypatch):
     sampled = ["--weights", all_flags_bundle, "--top-k", "7", "--num-notes", "40"]
     first, again, other_seed, argmax = (tmp_path / f"{name}.mid" for name in ("first", "again", "other_seed", "argmax"))
-    run_script("predict.py", *sampled, "--seed", "1", "--output", first)
+    # (test_distribute.py composes the same bytes in two processes.)
+    predict_in_process(monkeypatch, *sampled, "--seed", "1", "--output", first)
     predict_in_process(monkeypatch, *sampled, "--seed", "1", "--output", again)
     predict_in_process(monkeypatch, *sampled, "--seed", "2", "--output", other_seed)
     # --top-k 1 with the same seed starts from the same seed window (the seed picks it before any sampling).
