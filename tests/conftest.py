@@ -31,10 +31,11 @@ import midi_fixtures  # noqa: E402  (needs the path above)
 # pytest.ini hands whole files to the workers in collection order, a new file to whichever worker is
 # nearly done. Starting with the longest files (those that train bundles or start processes), in
 # order of their time on one worker, keeps one worker from running a long file alone at the end.
-LONGEST_FILES_FIRST = ["test_end_to_end.py", "test_robustness.py", "test_chunks.py", "test_benchmark_paths.py",
-                       "test_events_end_to_end.py", "test_distribute.py", "test_learning.py", "test_listen.py",
-                       "test_transformer.py", "test_shipped_bundle.py", "test_network.py", "test_training_runs.py",
-                       "test_user_mistakes.py", "test_own_files.py", "test_damaged_bundle.py", "test_tutorial.py"]
+LONGEST_FILES_FIRST = ["test_robustness.py", "test_chunks.py", "test_end_to_end.py", "test_distribute.py",
+                       "test_benchmark_paths.py", "test_listen.py", "test_learning.py", "test_shipped_bundle.py",
+                       "test_events_end_to_end.py", "test_network.py", "test_transformer.py", "test_tutorial.py",
+                       "test_training_runs.py", "test_own_files.py", "test_fast_lstm.py", "test_damaged_bundle.py",
+                       "test_corpus.py", "test_user_mistakes.py"]
 
 
 def pytest_collection_modifyitems(items):
