@@ -113,14 +113,15 @@ def main() -> None:
     check_arguments(arguments)
     quiet_tensorflow()
     from classical_composer.bundle import load_bundle
-    from classical_composer.predict import compose_for_bundle
+    from classical_composer.predict import compose_for_bundle, song_rules
 
     bundle = load_bundle(arguments.weights)  # load
     if arguments.top_k > len(bundle.vocabulary):
         raise UserError(f"--top-k {arguments.top_k} is more than the bundle's {len(bundle.vocabulary)} tokens")
     composer, starts, random = seed(arguments, bundle)  # seed
+    ending = song_rules(bundle, composer, limit_note_lengths=not arguments.free_note_lengths)
     composed = compose_for_bundle(bundle, starts, arguments.num_notes, arguments.top_k, arguments.temperature,
-                                  random, composer, limit_note_lengths=not arguments.free_note_lengths)  # generate
+                                  random, composer, ending)  # generate: one array of token indices per song
     write_and_report(arguments, bundle, starts, composed)  # write, report
 
 

@@ -34,6 +34,7 @@ import uuid
 import zipfile
 import zlib
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import keras
@@ -86,9 +87,9 @@ class Bundle:
     training_composers: np.ndarray | None = None
     validation_composers: np.ndarray | None = None
 
-    @property
+    @cached_property
     def representation(self):
-        """The representation object of the bundle's tokens (representations.py)."""
+        """The representation object of the bundle's tokens (representations.py), made once."""
         return representation_of(self.settings)
 
 

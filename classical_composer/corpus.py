@@ -10,7 +10,7 @@ turns one read file into tokens. A real collection of files needs three
 things around it, and they are here:
 1. Each file is checked before and while music21 reads it (midi_files.py), so
    that an empty, cut-short or damaged file is skipped with a one-line reason
-   instead of being read as far as it goes or filling memory (`parse_midi_file`).
+   instead of being read as far as it goes or filling memory (`read_midi_bytes`).
    Only a reason about the file is kept: an error of this project's own code
    is a bug, and stops the run instead of being cached as the file's fault.
 2. Parsing is slow (music21 builds a full score), so the tokens are cached by

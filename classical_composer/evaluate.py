@@ -133,15 +133,14 @@ def window_losses(scorer, settings, network_input, validation_pieces: list, piec
     if len(windows) == 0:
         raise UserError(nothing_to_score(settings, first_target))
     batches = WindowBatches(windows, network_input, BATCH_SIZE, shuffle=False)
-    log_losses, ranked_first = [], []
+    scored = []
     for batch_number in range(len(batches)):
-        network_input, targets = batches[batch_number]
+        batch_input, targets = batches[batch_number]
         # predict_on_batch runs one compiled graph; calling the model runs it layer by layer, several times slower.
-        probabilities = np.asarray(scorer.predict_on_batch(network_input), dtype=np.float64)  # (batch, vocabulary)
-        picked = probabilities[np.arange(len(targets)), targets]
-        log_losses.append(-np.log(np.maximum(picked, 1e-30)))
-        ranked_first.append(np.argmax(probabilities, axis=1) == targets)
-    return np.concatenate(log_losses), np.concatenate(ranked_first)
+        probabilities = np.asarray(scorer.predict_on_batch(batch_input), dtype=np.float64)  # (batch, vocabulary)
+        scored.append(losses_and_ranks(probabilities, targets))
+    scored = np.concatenate(scored)  # (targets, 2)
+    return scored[:, 0], scored[:, 1].astype(bool)
 
 
 def losses_and_ranks(probabilities: np.ndarray, targets: np.ndarray) -> np.ndarray:

@@ -325,19 +325,16 @@ class CountModelReader:
         return np.stack([self.count_model.probabilities(context) for context in self.contexts])
 
 
-def count_model_song(bundle, count_model, start_window: np.ndarray, num_notes: int, top_k: int,
-                     random: np.random.Generator, composer: int | None = None, key_rules: bool = False,
-                     limit_note_lengths: bool = True) -> np.ndarray:
+def count_model_song(count_model, start_window: np.ndarray, num_notes: int, top_k: int,
+                     random: np.random.Generator, ending: tuple) -> np.ndarray:
     """`num_notes` token indices sampled from a count model after a start window, as the network's are sampled.
 
-    The same rules hold for both (predict.song_rules): a song of performance
-    events ends at End, no note sounds longer than the longest of the
-    composer's training pieces, and with key_rules a key is struck only while
-    up and released only while down.
+    ending: predict.song_rules' (end index, rules), the same for both: a song
+    of performance events ends at End, and its notes keep the rules.
     """
-    from classical_composer.predict import compose, song_rules
+    from classical_composer.predict import compose
 
-    end_index, rules = song_rules(bundle, composer, key_rules, limit_note_lengths)
+    end_index, rules = ending
     return compose(CountModelReader(count_model), start_window[np.newaxis], num_notes, top_k, 1.0, random,
                    end_index, rules)[0]
 
@@ -352,19 +349,19 @@ def composed_songs(bundle, composer: int | None, count_model, songs: int, num_no
     those predict.py samples under.
     Returns (network songs, count model songs), each a list of token index arrays.
     """
-    from classical_composer.predict import compose_songs
+    from classical_composer.predict import compose_songs, song_rules
 
+    ending = song_rules(bundle, composer, key_rules, limit_note_lengths)  # start() resets the rules for each song
     network_songs, count_songs = [], []
     for seed in range(1, songs + 1):
         try:
             starts, composed = compose_songs(bundle, composer, num_songs=1, num_notes=num_notes, top_k=top_k,
-                                             seed=seed, key_rules=key_rules,
-                                             limit_note_lengths=limit_note_lengths)
+                                             seed=seed, ending=ending)
         except ValueError as error:  # no training piece as long as a seed window
             raise UserError(f"the bundle cannot seed generation: {error}") from None
         network_songs.append(composed[0])
-        count_songs.append(count_model_song(bundle, count_model, starts[0], num_notes, top_k,
-                                            np.random.default_rng(seed), composer, key_rules, limit_note_lengths))
+        count_songs.append(count_model_song(count_model, starts[0], num_notes, top_k, np.random.default_rng(seed),
+                                            ending))
     return network_songs, count_songs
 
 

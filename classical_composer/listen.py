@@ -6,8 +6,8 @@ Out: the start window from the end of the primer (`primed_window`), and for
      piano-roll PNG (--plot) and its WAV rendering (--wav).
 
 Priming. The primer is read like a training file, with the bundle's own
-encoding settings (so a bundle trained with --transpose hears the primer in
-C major / A minor too), and its LAST `sequence_length` tokens become the start
+encoding settings (so a note-token bundle trained with --transpose hears the
+primer in C major / A minor too), and its LAST `sequence_length` tokens become the start
 window: the music continues where the primer stops. A primer token the
 vocabulary lacks is replaced by the nearest known token (the representation's
 `nearest_known` says how). A primer shorter than the window is padded at the front with a

@@ -111,7 +111,6 @@ def check_midi_length(midi_file: midi.MidiFile) -> None:
                              f"so its timing is damaged")
 
 
-
 def read_midi_bytes(file_bytes: bytes) -> midi.MidiFile:
     """A file's bytes -> music21's MidiFile of it, checked before and after reading; raises UnreadableMidi."""
     check_midi_layout(file_bytes)

@@ -38,10 +38,9 @@ def midi_pitches(sound: str) -> tuple[int, ...]:
     return tuple(int(pitch.Pitch(part).midi) for part in tokens.pitches_to_play(sound))
 
 
-def written_length(token: str) -> float:
-    """How many quarter notes a token lasts as written: its length bin's, or without --durations STEP_QUARTERS."""
-    length = tokens.decode(token).length
-    return tokens.WRITTEN_QUARTERS[length] if length else tokens.STEP_QUARTERS
+def written_length(event: tokens.NoteEvent) -> float:
+    """Quarter notes a decoded token lasts as written: its length bin's, or STEP_QUARTERS without --durations."""
+    return tokens.WRITTEN_QUARTERS[event.length] if event.length else tokens.STEP_QUARTERS
 
 
 # --- Tokens -> MIDI -----------------------------------------------------------
@@ -61,7 +60,7 @@ def tokens_to_stream(token_list: list[str], instrument_name: str = "Piano", bpm:
     offset = 0.0
     for token in token_list:
         event = tokens.decode(token)
-        length = written_length(token)
+        length = written_length(event)
         to_play = tokens.pitches_to_play(event.sound)
         if not to_play:
             element = note.Rest(quarterLength=length)
@@ -168,8 +167,9 @@ class NoteTokens:
         """
         notes, offset = [], 0.0
         for token in token_list:
-            length = written_length(token)
-            notes.extend((offset, offset + length, number) for number in sorted(midi_pitches(tokens.decode(token).sound)))
+            event = tokens.decode(token)
+            length = written_length(event)
+            notes.extend((offset, offset + length, number) for number in sorted(midi_pitches(event.sound)))
             offset += length
         return notes, offset
 
@@ -183,6 +183,10 @@ class NoteTokens:
     def onsets(self, token_list: list[str]) -> list[str]:
         """What report.py compares songs by: every token is one onset."""
         return list(token_list)
+
+    def onset_text(self, onset: str) -> str:
+        """How the report names one onset: the token itself."""
+        return onset
 
     def onset_gaps(self, token_list: list[str]) -> list[int] | None:
         """Note tokens keep no time of their own, so no rhythm to compare: None."""

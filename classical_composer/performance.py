@@ -3,6 +3,10 @@
 In:  a MIDI file, as a path or as its bytes.
 Out: its performance, a list of event strings from "Start" to "End" in the
      grammar below; and from such a list, the bytes of a MIDI file again.
+     Around them: `PerformanceEvents`, the representation object the pipeline
+     asks (representations.py); `transposition_table`, which moves pieces
+     while learning (--transpose); and `SoundingNotes`, the rules a song keeps
+     while it is composed (keys down, notes no longer than the real ones).
 
 The tokens of tokens.py describe each onset as one sound with a length bin,
 and the next sound starts where the grid says. A performance instead tells
@@ -59,13 +63,14 @@ the same, event for event.
 """
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from fractions import Fraction
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 from music21 import instrument, midi
+from music21.pitch import Pitch
 
 from classical_composer import tokens
 from classical_composer.midi_files import UnreadableMidi, music21_reading
@@ -220,11 +225,11 @@ def onset_gaps(texts: Iterable[str]) -> list[int]:
 TRANSPOSITIONS = range(-3, 4)
 
 
-def transposition_table(vocabulary_tokens: list[str], shifts: Iterable[int] = TRANSPOSITIONS) -> np.ndarray:
+def transposition_table(vocabulary_tokens: list[str], shifts: Sequence[int] = TRANSPOSITIONS) -> np.ndarray:
     """(shifts, vocabulary) token indices: row s holds, for every token, the index of the same event
     moved by shifts[s] semitones, or -1 where that event is not in the vocabulary; events without a pitch stay."""
     index_of = {text: index for index, text in enumerate(vocabulary_tokens)}
-    table = np.full((len(list(shifts)), len(vocabulary_tokens)), -1, np.int64)
+    table = np.full((len(shifts), len(vocabulary_tokens)), -1, np.int64)
     for row, shift in enumerate(shifts):
         for index, text in enumerate(vocabulary_tokens):
             event = EVENT_OF_TEXT.get(text)
@@ -663,6 +668,10 @@ class PerformanceEvents:
     def onsets(self, texts: list[str]) -> list[tuple[int, ...]]:
         return onsets(texts)
 
+    def onset_text(self, onset: tuple[int, ...]) -> str:
+        """How the report names one onset: its pitches as a note token spells a chord, "C4.E4.G4"."""
+        return ".".join(Pitch(midi=number).nameWithOctave for number in onset)
+
     def onset_gaps(self, texts: list[str]) -> list[int]:
         return onset_gaps(texts)
 
@@ -679,7 +688,7 @@ class PerformanceEvents:
         return min(known_events, key=distance)
 
     def transposition_table(self, vocabulary_tokens: list[str]) -> np.ndarray:
-        """With --transpose, each piece is shifted each epoch by a row of this table (transposition_table)."""
+        """With --transpose, each training piece is moved each epoch by a row of transposition_table's table."""
         return transposition_table(vocabulary_tokens)
 
     def sampling_rules(self, vocabulary_tokens: list[str], real_pieces: list, key_rules: bool = False,
@@ -689,6 +698,6 @@ class PerformanceEvents:
         if not (key_rules or limit_note_lengths):
             return None
         rules = SoundingNotes(vocabulary_tokens, key_rules)
-        if limit_note_lengths:
+        if limit_note_lengths:  # the limit is measured with the rules' own tables of what each token does
             rules.longest_steps = max(rules.longest_note_steps(real_pieces), 1)
         return rules

@@ -15,7 +15,8 @@ before a target, so it composes as recurrent language models sample: it reads
 the seed window once, then one token a step, its state carried from step to
 step (`StateCarrier`); nothing it has played ever leaves its memory, and each
 token costs one step instead of a window. Songs of performance events end at
-"End" (`song_rules`).
+"End", and none of their notes sounds longer than the composer's longest real
+one (`song_rules`).
 """
 
 from pathlib import Path
@@ -137,6 +138,7 @@ class WindowRereader:
     def start(self, windows: np.ndarray) -> np.ndarray:
         """(songs, time) seed windows -> (songs, vocabulary) probabilities of the first new token."""
         self.windows = np.array(windows, dtype=np.int32)
+        self.composers = None if self.composer is None else np.full(len(self.windows), self.composer, np.int32)
         return self.read()
 
     def after(self, chosen: np.ndarray) -> np.ndarray:
@@ -145,8 +147,7 @@ class WindowRereader:
         return self.read()
 
     def read(self) -> np.ndarray:
-        composers = None if self.composer is None else np.full(len(self.windows), self.composer, np.int32)
-        return self.probabilities_of(self.network_input.encode(self.windows, composers))
+        return self.probabilities_of(self.network_input.encode(self.windows, self.composers))
 
 
 class StateCarrier:
@@ -164,7 +165,8 @@ class StateCarrier:
         self.seed_reader = any_length_copy(model, batch_size=songs, carries_state=True)
         self.stepper = any_length_copy(model, batch_size=songs, carries_state=True, steps=1)
         self.read_seed, self.read_step = compiled_last_step(self.seed_reader), compiled_last_step(self.stepper)
-        self.network_input, self.composer = network_input, composer
+        self.network_input = network_input
+        self.composers = None if composer is None else np.full(songs, composer, np.int32)  # the same every step
 
     def start(self, windows: np.ndarray) -> np.ndarray:
         """(songs, time) seed windows, read once -> (songs, vocabulary) probabilities of the first new token."""
@@ -178,8 +180,7 @@ class StateCarrier:
         return self.read_step(self.encode(chosen[:, np.newaxis].astype(np.int32)))
 
     def encode(self, steps: np.ndarray):
-        composers = None if self.composer is None else np.full(len(steps), self.composer, np.int32)
-        return self.network_input.encode(steps, composers)
+        return self.network_input.encode(steps, self.composers)
 
 
 def compiled_last_step(model: keras.Model):
@@ -244,13 +245,9 @@ def song_rules(bundle, composer: int | None = None, key_rules: bool = False,
                limit_note_lengths: bool = True) -> tuple[int | None, object]:
     """What ends a song and what may come next, by the bundle's representation: (end index or None, rules or None).
 
-    Performance events end a song at "End", and no note sounds longer than the
-    longest note of the composer's training pieces (of all of them without a
-    composer); limit_note_lengths=False lets notes sound as long as sampled.
-    key_rules also strikes a key only while up and releases it only while
-    down; measured by likeness.py, the songs of weights/events sound less real
-    so (docs/chunks.md), so predict.py leaves it out (performance.SoundingNotes).
-    Note tokens have none of these rules.
+    The rules are the representation's `sampling_rules`, drawn from the
+    composer's training pieces (all of them without a composer); predict.py
+    limits the notes' lengths and leaves the key rules out (docs/chunks.md).
     """
     end_index = bundle.vocabulary.index_of.get(bundle.representation.end_token)  # None for a grammar without an end
     rules = bundle.representation.sampling_rules(bundle.vocabulary.tokens, pieces_of_composer(bundle, composer),
@@ -260,24 +257,26 @@ def song_rules(bundle, composer: int | None = None, key_rules: bool = False,
 
 def compose_for_bundle(bundle, start_windows: np.ndarray, num_notes: int, top_k: int = 1, temperature: float = 1.0,
                        random: np.random.Generator | None = None, composer: int | None = None,
-                       key_rules: bool = False, limit_note_lengths: bool = True) -> list[np.ndarray]:
-    """compose, asking the bundle's network as it was trained to be asked, with its representation's song_rules."""
+                       ending: tuple | None = None) -> list[np.ndarray]:
+    """compose, asking the bundle's network as it was trained to be asked.
+
+    ending: song_rules' (end index, rules); None for the bundle's song_rules with predict.py's defaults.
+    """
     reader = next_token_reader(bundle, len(start_windows), composer)
-    end_index, rules = song_rules(bundle, composer, key_rules, limit_note_lengths)
+    end_index, rules = ending or song_rules(bundle, composer)
     return compose(reader, start_windows, num_notes, top_k, temperature, random, end_index, rules)
 
 
 def compose_songs(bundle, composer: int | None, num_songs: int, num_notes: int, top_k: int = 1,
                   temperature: float = 1.0, seed: int | None = None,
-                  key_rules: bool = False, limit_note_lengths: bool = True) -> tuple[np.ndarray, list[np.ndarray]]:
+                  ending: tuple | None = None) -> tuple[np.ndarray, list[np.ndarray]]:
     """What predict.py composes with these choices and no --prime: (seed windows, each song's token indices).
 
     The same bundle, choices and seed give the same songs as predict.py --seed writes.
     """
     random = np.random.default_rng(seed)
     starts = seed_windows(pieces_of_composer(bundle, composer), bundle.settings.sequence_length, num_songs, random)
-    return starts, compose_for_bundle(bundle, starts, num_notes, top_k, temperature, random, composer, key_rules,
-                                      limit_note_lengths)
+    return starts, compose_for_bundle(bundle, starts, num_notes, top_k, temperature, random, composer, ending)
 
 
 # --- Tokens -> MIDI -----------------------------------------------------------

@@ -192,18 +192,15 @@ class NetworkInput:
         every_step = np.broadcast_to(np.asarray(composers, dtype=np.int32)[:, np.newaxis], index_windows.shape)
         return {self.token_name: tokens, COMPOSER_INDICES: np.ascontiguousarray(every_step)}
 
-    def keras_inputs(self, steps: int | None, batch_size: int | None = None) -> tuple:
-        """The keras.Input layers that take `encode`'s arrays: (token input, composer input or None).
-
-        steps: the window length, or None for any; batch_size: fixed, or None for any.
-        """
+    def keras_inputs(self, steps: int) -> tuple:
+        """keras.Input layers for `encode`'s windows of `steps` tokens: (token input, composer input or None)."""
         if self.reads_token_indices:
-            tokens = keras.Input(batch_shape=(batch_size, steps), dtype="int32", name=TOKEN_INDICES)  # (batch, time)
+            tokens = keras.Input(shape=(steps,), dtype="int32", name=TOKEN_INDICES)  # (batch, time)
         else:
-            tokens = keras.Input(batch_shape=(batch_size, steps, 1), name=SCALED_TOKEN_INDICES)  # (batch, time, 1)
+            tokens = keras.Input(shape=(steps, 1), name=SCALED_TOKEN_INDICES)  # (batch, time, 1)
         composers = None
         if self.reads_composer:
-            composers = keras.Input(batch_shape=(batch_size, steps), dtype="int32", name=COMPOSER_INDICES)
+            composers = keras.Input(shape=(steps,), dtype="int32", name=COMPOSER_INDICES)
         return tokens, composers
 
     @staticmethod

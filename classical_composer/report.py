@@ -1,7 +1,8 @@
 """Honest statistics of a generated piece: is it varied, and is it copied?
 
-In:  the generated token indices, the vocabulary's tokens, and the training
-     pieces as token indices (all three are in a bundle).
+In:  the generated token indices, the vocabulary's tokens, the training
+     pieces as token indices (all three are in a bundle), and the tokens'
+     representation object (representations.py), which says what an onset is.
 Out: a plain dict of figures (`generation_report`, against the training side
      that `training_reference` works out once per bundle), one short printable
      text (`format_report`), and the small pure functions behind each figure.
@@ -211,7 +212,7 @@ def generation_report(generated: Sequence[int], reference: TrainingReference) ->
         "unit": reference.unit,
         "distinct_tokens": len(set(items)),
         "longest_run": run_length,
-        "longest_run_token": run_item if reference.unit == "tokens" or run_item is None else onset_name(run_item),
+        "longest_run_token": None if run_item is None else representation.onset_text(run_item),
         "rest_share": rest_share(token_list, representation),
         "lowest_pitch": lowest_highest and pitch_figure(lowest_highest[0]),
         "highest_pitch": lowest_highest and pitch_figure(lowest_highest[1]),
@@ -219,11 +220,6 @@ def generation_report(generated: Sequence[int], reference: TrainingReference) ->
         "rhythm_distance": rhythm_distance,
         "longest_copied_stretch": copied,
     }
-
-
-def onset_name(onset: tuple[int, ...]) -> str:
-    """The pitches of an onset as a note token spells a chord: "C4.E4.G4"."""
-    return ".".join(pitch.Pitch(midi=number).nameWithOctave for number in onset)
 
 
 def pitch_figure(midi_number: int) -> dict:

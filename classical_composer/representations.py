@@ -16,7 +16,7 @@ representation it has:
     quarters_of_pieces(midi_dir, pieces), quarters_of_tokens(tokens)
                              how long the music lasts, in quarter notes
     notes_sounded(tokens)    every note it sounds, (start, end, pitch), and its length
-    pitches_struck(token), is_rest(token), onsets(tokens), onset_gaps(tokens), report_unit
+    pitches_struck(token), is_rest(token), onsets(tokens), onset_text(onset), onset_gaps(tokens), report_unit
                              what report.py counts
     nearest_known(token, known)
                              the known token to play for a primer's unknown one

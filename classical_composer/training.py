@@ -46,7 +46,6 @@ from classical_composer.plot import plot_training
 from classical_composer.prepare_sequences import (
     ChunkBatches, NetworkInput, Vocabulary, WindowBatches, Windows, make_windows, split_by_file,
 )
-from classical_composer.representations import representation_of
 from classical_composer.settings import KEEP_BEST, Settings
 from classical_composer.token_parts import token_parts
 
@@ -314,7 +313,7 @@ def prepare(corpus, settings: Settings, midi_dir: Path, command: str) -> Trainin
                     [vocabulary.encode(piece.tokens) for piece in validation_pieces], {},
                     composer_names, training_composers, validation_composers)
     summary = {"command": command, **describe(corpus, bundle, train_windows, validation_windows, validation_pieces),
-               "validation_quarters": representation_of(settings).quarters_of_pieces(midi_dir, validation_pieces)}
+               "validation_quarters": bundle.representation.quarters_of_pieces(midi_dir, validation_pieces)}
     print(f"{summary['classes']} classes; training: {summary['training_files']} files, "
           f"{summary['training_windows']} windows; validation: {len(summary['validation_files'])} files, "
           f"{summary['validation_windows']} windows; {summary['pieces_shorter_than_window']} pieces "

@@ -13,7 +13,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-from music21 import stream
 
 import midi_fixtures
 from classical_composer import evaluate as evaluate_script
