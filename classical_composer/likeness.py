@@ -45,6 +45,7 @@ from typing import NamedTuple
 import numpy as np
 
 from classical_composer.cli import HelpWithDefaults, UserError, check_bundle_folder, quiet_tensorflow, run
+from classical_composer.tokens import PITCH_CLASSES
 
 # --- Pieces as sounding notes ---------------------------------------------------
 
@@ -77,7 +78,6 @@ def pieces_of(bundle, index_pieces: list) -> list[Piece]:
 # its edge and above the previous one; the last holds everything longer than a whole note.
 NOTE_LENGTH_EDGES = (0.25, 0.5, 1.0, 2.0, 4.0)
 NOTE_LENGTH_BINS = ("<= 1/16", "<= 1/8", "<= 1/4", "<= 1/2", "<= whole", "longer")
-PITCH_CLASSES = 12
 
 # Every feature, in the order of the table, with its column heading.
 FEATURES = {

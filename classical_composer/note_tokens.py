@@ -24,7 +24,6 @@ from classical_composer.midi_files import UnreadableMidi, music21_reading
 from classical_composer.parse import tokens_of
 
 NOTE_TOKENS_BPM = 120  # the tempo note tokens are played at, for they carry none of their own
-PITCH_CLASSES = 12
 LENGTH_ORDER = {name: position for position, (name, _, _) in enumerate(tokens.LENGTH_BINS)}
 
 
@@ -89,7 +88,7 @@ def pitch_summary(sound: str) -> tuple[frozenset, float]:
     vocabulary (thousands) with every token the vocabulary lacks.
     """
     pitches = midi_pitches(sound)
-    return frozenset(number % PITCH_CLASSES for number in pitches), sum(pitches) / len(pitches)
+    return frozenset(number % tokens.PITCH_CLASSES for number in pitches), sum(pitches) / len(pitches)
 
 
 def token_distance(wanted: tokens.NoteEvent, known: tokens.NoteEvent) -> tuple:

@@ -50,8 +50,8 @@ import numpy as np
 from music21 import pitch
 
 from classical_composer import performance
+from classical_composer.tokens import PITCH_CLASSES
 
-PITCH_CLASSES = 12
 INDEX_BYTES = 4  # token indices are compared as int32 bytes, see longest_copied_stretch
 
 

@@ -54,6 +54,7 @@ CHORD_SEPARATOR = "."
 # What a SOUND may be, so that decode refuses anything else ("banana").
 # A note as music21 spells it: a letter, up to three sharps (#) or flats (-), an octave ("F#2", "E-4", "C-1").
 NOTE_NAME = r"[A-G](?:#{1,3}|-{1,3})?-?[0-9]+"
+PITCH_CLASSES = 12  # C, C#, ... B: a MIDI pitch's class is its number modulo 12
 PITCH_CLASS = r"(?:1[01]|[0-9])"  # 0 to 11: a faithful chord's parts (one alone when its notes are octaves apart)
 SOUND = re.compile(rf"{REST}|{PITCH_CLASS}(?:\.{PITCH_CLASS})*|{NOTE_NAME}(?:\.{NOTE_NAME})*")
 
