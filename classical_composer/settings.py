@@ -63,6 +63,10 @@ assert TRANSFORMER_PRESETS.keys() == PRESETS.keys(), "--preset names one size of
 # performance events (performance.py: note on and off, waits, volume, tempo, pedal).
 # representations.py turns the chosen name into the object the pipeline asks.
 REPRESENTATIONS = ("notes", "events")
+# What --transpose does, by representation: note tokens are written in other keys as the files are
+# read (parse.py); performance events are moved while learning, a new interval each epoch (--chunks).
+TRANSPOSED_WHILE_READING = {"notes": True, "events": False}
+assert TRANSPOSED_WHILE_READING.keys() == set(REPRESENTATIONS)
 
 
 # The networks train.py can build: network.py's LSTM (the original) or transformer.py's decoder.
@@ -128,7 +132,7 @@ class Settings:
             (self.model in MODELS, f"unknown model '{self.model}'; choose one of {', '.join(MODELS)}"),
             (self.representation in REPRESENTATIONS,
              f"unknown representation '{self.representation}'; choose one of {', '.join(REPRESENTATIONS)}"),
-            (self.representation == "notes" or not self.transpose or self.chunks,
+            (TRANSPOSED_WHILE_READING.get(self.representation, True) or not self.transpose or self.chunks,
              "--transpose with --representation events moves each piece by a random interval each epoch, "
              "which needs --chunks"),
             (self.representation == "notes" or not self.note_token_flags,
@@ -199,7 +203,7 @@ class Settings:
         """
         names = ("representation", "rests", "octave_chords", "durations", "velocities", "transpose")
         encoding = {name: getattr(self, name) for name in names}
-        encoding["transpose"] = self.transpose and self.representation == "notes"
+        encoding["transpose"] = self.transpose and TRANSPOSED_WHILE_READING[self.representation]
         return encoding
 
     def as_dict(self) -> dict:
