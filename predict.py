@@ -54,7 +54,7 @@ def parse_arguments(argv=None) -> argparse.Namespace:
                           help="below 1 sharpens the distribution before sampling, above 1 flattens it")
     sampling.add_argument("--free-note-lengths", action="store_true",
                           help="performance events: hold a note as long as sampled (by default no note sounds longer "
-                          "than the longest in the composer's training pieces)")
+                          "than 999 in 1000 of the composer's training notes)")
     sampling.add_argument("--seed", metavar="N", type=int, default=None,
                           help="random seed for the seed window and sampling; the same seed and bundle give a "
                           "byte-identical MIDI file (default: different every run)")

@@ -505,7 +505,7 @@ def parse_arguments(argv=None) -> argparse.Namespace:
                         "that are down (predict.song_rules), to measure what the rule is worth")
     parser.add_argument("--free-note-lengths", action="store_true",
                         help="let performance events hold a note as long as sampled, instead of at most as long as "
-                        "the composer's longest in the training pieces, to measure what the limit is worth")
+                        "999 in 1000 of the composer's training notes, to measure what the limit is worth")
     parser.add_argument("--json", metavar="PATH", default=None, help="also write the figures to this JSON file")
     arguments = parser.parse_args(argv)
     if arguments.songs < 1 or arguments.num_notes < 1:

@@ -244,6 +244,11 @@ def transposition_table(vocabulary_tokens: list[str], shifts: Sequence[int] = TR
 # --- While composing ------------------------------------------------------------
 
 
+# With the length limit, a note may sound as long as this share of the composer's training notes do.
+# (Measured against the longest of all, 1.0, in docs/chunks.md.)
+NOTE_LENGTH_SHARE = 0.999
+
+
 class SoundingNotes:
     """Which keys are down in each song being composed, and since when, so that only what may be played comes next.
 
@@ -258,8 +263,8 @@ class SoundingNotes:
                    real than songs sampled freely: docs/chunks.md.)
     longest_steps  no note sounds longer than this many twelfths of a beat:
                    time passes only as far as the oldest sounding note allows,
-                   and once a note has sounded that long its release (or End)
-                   is all that may come next. A sampled performance can forget
+                   and once a note has sounded that long its release is all
+                   that may come next. A sampled performance can forget
                    a key it pressed, and the note then sounds for the rest of
                    the song; Performance RNN cuts such notes when it writes a
                    performance (Magenta's max_note_duration), here they are
@@ -315,18 +320,28 @@ class SoundingNotes:
             allowed &= self.waited[np.newaxis, :] <= steps_left[:, np.newaxis]  # no wait beyond the limit
             for song in np.flatnonzero(steps_left <= 0):  # a note has sounded its longest: release it
                 overdue = held[song, self.off_pitches] >= self.longest_steps
-                allowed[song] = False
+                allowed[song] = False  # End too: the song may end once the note has, not instead
                 allowed[song, self.off_tokens[overdue]] = True
-                allowed[song, self.end_tokens] = True
+                if not allowed[song].any():  # no release of it in the vocabulary: End is the only way out
+                    allowed[song, self.end_tokens] = True
         return allowed
 
-    def longest_note_steps(self, pieces: list[np.ndarray]) -> int:
-        """The longest any note sounds in these pieces of token indices, in twelfths of a beat, as it is played.
+    def note_length_limit(self, pieces: list[np.ndarray]) -> int:
+        """How long a note may sound, in twelfths of a beat: as long as NOTE_LENGTH_SHARE of the pieces' notes.
+
+        Not the longest of all: one final chord held under a fermata would
+        then let every forgotten key sound that long.
+        """
+        lengths = self.note_lengths(pieces)
+        return max(1, math.ceil(np.percentile(lengths, 100 * NOTE_LENGTH_SHARE))) if len(lengths) else 1
+
+    def note_lengths(self, pieces: list[np.ndarray]) -> np.ndarray:
+        """How long each note sounds in these pieces of token indices, in twelfths of a beat, as it is played.
 
         A note lasts from its key's press to the key's next event, a release
         or a strike anew, or to the end of its piece (see notes_of_performance).
         """
-        longest = 0
+        lengths = [np.zeros(0, np.int64)]
         for piece in pieces:
             piece = np.asarray(piece)
             now = np.cumsum(self.waited[piece])  # (events,) the time after each event
@@ -340,9 +355,8 @@ class SoundingNotes:
             same_key = np.append(key[moves[1:]] == key[moves[:-1]], False)
             ends = np.where(same_key, now[next_move], now[-1])
             presses = self.pressed[piece[moves]] >= 0
-            if presses.any():
-                longest = max(longest, int((ends - now[moves])[presses].max()))
-        return longest
+            lengths.append((ends - now[moves])[presses])
+        return np.concatenate(lengths)
 
 
 # --- MIDI -> performance --------------------------------------------------------
@@ -694,10 +708,10 @@ class PerformanceEvents:
     def sampling_rules(self, vocabulary_tokens: list[str], real_pieces: list, key_rules: bool = False,
                        limit_note_lengths: bool = True) -> SoundingNotes | None:
         """SoundingNotes: keys struck only while up and released only while down, if key_rules; and
-        no note longer than the longest of the real pieces (token index arrays), if limit_note_lengths."""
+        no note longer than NOTE_LENGTH_SHARE of the real pieces' notes (token index arrays), if limit_note_lengths."""
         if not (key_rules or limit_note_lengths):
             return None
         rules = SoundingNotes(vocabulary_tokens, key_rules)
         if limit_note_lengths:  # the limit is measured with the rules' own tables of what each token does
-            rules.longest_steps = max(rules.longest_note_steps(real_pieces), 1)
+            rules.longest_steps = rules.note_length_limit(real_pieces)
         return rules

@@ -15,8 +15,8 @@ before a target, so it composes as recurrent language models sample: it reads
 the seed window once, then one token a step, its state carried from step to
 step (`StateCarrier`); nothing it has played ever leaves its memory, and each
 token costs one step instead of a window. Songs of performance events end at
-"End", and none of their notes sounds longer than the composer's longest real
-one (`song_rules`).
+"End", and none of their notes sounds longer than 999 in 1000 of the composer's
+real ones (`song_rules`).
 """
 
 from pathlib import Path
