@@ -273,7 +273,7 @@ class SoundingNotes:
     predict.compose, given these rules, asks `allowed` before every choice.
     """
 
-    def __init__(self, vocabulary_tokens: list[str], key_rules: bool = True, longest_steps: int | None = None):
+    def __init__(self, vocabulary_tokens: list[str], key_rules: bool = False, longest_steps: int | None = None):
         kinds = [EVENT_OF_TEXT.get(text, Event(None)) for text in vocabulary_tokens]
         self.token_count = len(kinds)
         self.key_rules, self.longest_steps = key_rules, longest_steps

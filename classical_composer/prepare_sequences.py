@@ -7,10 +7,8 @@ Out: a `Vocabulary` (sorted tokens <-> integer classes), `Windows` of
      them into what the network reads, and `WindowBatches` that feed them to
      Keras; with --chunks, `ChunkBatches` of consecutive chunks of each piece.
 
-What the network reads at each step is `NetworkInput`'s to say: the original
-reads ONE number, the token's index divided by the vocabulary size; with
---embedding the index itself, which the network looks up in a learned table;
-with --composers the piece's composer too.
+What the network reads at each step (one scaled number, a token index, the
+composer) is `NetworkInput`'s alone to say.
 """
 
 from dataclasses import dataclass

@@ -206,7 +206,7 @@ def test_a_song_stops_at_end_and_num_notes_is_the_most_it_may_have():
 
 
 def test_a_sounding_key_is_never_struck_again_nor_a_silent_one_released():
-    rules = performance.SoundingNotes(EVENTS)
+    rules = performance.SoundingNotes(EVENTS, key_rules=True)
     # Song 0's window leaves C4 down; song 1's presses and releases it.
     on_60, off_60, on_64 = EVENTS.index("Note 60 On"), EVENTS.index("Note 60 Off"), EVENTS.index("Note 64 On")
     rules.start(np.array([[0, on_60], [on_60, off_60]]))
@@ -218,7 +218,7 @@ def test_a_sounding_key_is_never_struck_again_nor_a_silent_one_released():
     # Sampled freely from a network that would rather repeat itself, no song ever slips.
     greedy_for_keys = ScriptedReader(lambda step: np.array([0.01, 0.0, 0.3, 0.3, 0.3, 0.3, 0.09]))
     songs = compose(greedy_for_keys, np.zeros((8, 2), np.int32), num_notes=60, top_k=0,
-                    random=np.random.default_rng(1), rules=performance.SoundingNotes(EVENTS))
+                    random=np.random.default_rng(1), rules=performance.SoundingNotes(EVENTS, key_rules=True))
     for song in songs:
         down = set()
         for event in (performance.event_of_text(EVENTS[index]) for index in song):
@@ -235,7 +235,7 @@ def test_no_note_sounds_longer_than_the_limit_and_the_limit_leaves_out_the_longe
                                           ("Note 60 On", "Note 60 Off", "Note 64 On", "Note 64 Off", "Wait 1/2 beat"))
     # C4 held for two waits of half a beat (12 twelfths), E4 struck anew after one (6), then released at once.
     real = [np.array([on_60, wait, on_64, wait, off_60, on_64, off_64, EVENTS.index("End")])]
-    rules = performance.SoundingNotes(EVENTS, key_rules=False)
+    rules = performance.SoundingNotes(EVENTS)
     assert sorted(rules.note_lengths(real)) == [0, 6, 12]
     notes, _ = performance.notes_of_performance([EVENTS[index] for index in real[0]])
     assert 12 * max(end - start for start, end, _ in notes) == 12  # (it gives the E4 struck anew a moment)
@@ -256,7 +256,7 @@ def test_no_note_sounds_longer_than_the_limit_and_the_limit_leaves_out_the_longe
 
     # A network that would rather strike and wait than release: no note ever sounds past the limit.
     never_releases = ScriptedReader(lambda step: np.array([0.0, 0.01, 0.3, 0.01, 0.3, 0.01, 0.37]))
-    rules = performance.SoundingNotes(EVENTS, key_rules=False, longest_steps=12)
+    rules = performance.SoundingNotes(EVENTS, longest_steps=12)
     songs = compose(never_releases, np.zeros((8, 2), np.int32), num_notes=80, top_k=0,
                     random=np.random.default_rng(2), rules=rules)
     free = compose(never_releases, np.zeros((8, 2), np.int32), num_notes=80, top_k=0, random=np.random.default_rng(2))
