@@ -51,6 +51,9 @@ def parse_arguments(argv=None) -> argparse.Namespace:
     encoding.add_argument("--transpose", action="store_true",
                           help="transpose every piece to C major or A minor before encoding (fewer classes); with "
                           "--representation events and --chunks, shift each piece by up to 3 semitones each epoch")
+    encoding.add_argument("--min-count", metavar="N", type=int, default=DEFAULTS.min_count,
+                          help="replace every token heard fewer than N times in all the files by the nearest token "
+                          "heard N times or more (fewer classes, a smaller network); 1 keeps every token")
     encoding.add_argument("--sequence-length", metavar="N", type=int, default=DEFAULTS.sequence_length,
                           help="tokens the network reads to predict the next one")
 

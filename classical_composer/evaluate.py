@@ -349,13 +349,24 @@ def held_out_pieces_from_folder(bundle, midi_dir: Path) -> list:
         except UnreadableMidi as reason:
             raise UserError(f"the held-out file {name} in {midi_dir} cannot be read ({reason}); "
                             f"evaluate without --midi-dir") from None
-        unknown = sorted(set(token_list) - set(bundle.vocabulary.tokens))
-        if unknown:  # the network has no class for them, so they cannot be scored
-            raise UserError(f"the held-out file {name} in {midi_dir} gives {len(unknown)} tokens the bundle does "
-                            f"not know, such as '{unknown[0]}'; evaluate without --midi-dir, or retrain")
         read.append(Piece(name, token_list))
     bundle.training["validation_quarters"] = bundle.representation.quarters_of_pieces(midi_dir, read)
-    return [bundle.vocabulary.encode(piece.tokens) for piece in read]
+    return [bundle.vocabulary.encode(known_tokens(bundle, piece, midi_dir)) for piece in read]
+
+
+def known_tokens(bundle, piece, midi_dir: Path) -> list[str]:
+    """A held-out piece read from midi_dir: its tokens, each a class of the bundle's network, or UserError.
+
+    With --min-count the tokens heard too seldom are replaced as they were in training.
+    """
+    unknown = sorted(set(piece.tokens) - set(bundle.vocabulary.tokens))
+    if unknown and bundle.settings.min_count > 1:
+        nearest = dict(zip(unknown, bundle.representation.nearest_known_of_each(unknown, bundle.vocabulary.tokens)))
+        return [nearest.get(token, token) for token in piece.tokens]
+    if unknown:  # the network has no class for them, so they cannot be scored
+        raise UserError(f"the held-out file {piece.name} in {midi_dir} gives {len(unknown)} tokens the bundle does "
+                        f"not know, such as '{unknown[0]}'; evaluate without --midi-dir, or retrain")
+    return piece.tokens
 
 
 def held_out_pieces(bundle, weights: Path, midi_dir: Path | None) -> list:

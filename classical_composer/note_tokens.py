@@ -16,6 +16,7 @@ import math
 from collections.abc import Iterable
 from pathlib import Path
 
+import numpy as np
 from music21 import chord, instrument, note, pitch, stream, tempo
 from music21.midi.translate import midiFileToStream
 
@@ -112,6 +113,51 @@ def token_distance(wanted: tokens.NoteEvent, known: tokens.NoteEvent) -> tuple:
     return (*sound_gap, length_gap, velocity_gap)
 
 
+ONES_IN_MASK = np.array([bin(mask).count("1") for mask in range(1 << tokens.PITCH_CLASSES)])  # mask -> its classes
+
+
+def nearest_of_each(wanted_tokens: list[str], known_tokens: list[str]) -> list[str]:
+    """For each wanted token, the known token nearest to it by `token_distance`, as `NoteTokens.nearest_known` finds it.
+
+    The same order of comparison, worked out for all known tokens at once with
+    numpy: --min-count looks for the nearest of thousands of tokens among
+    thousands, which one comparison at a time would take minutes.
+    """
+    known = [tokens.decode(token) for token in known_tokens]
+    known_rest = np.array([tokens.is_rest(event.sound) for event in known])
+    known_sound = np.array([event.sound for event in known], dtype=object)
+    known_classes, known_mean = class_masks_and_means([event.sound for event in known])
+    known_length = np.array([LENGTH_ORDER.get(event.length, 0) for event in known])
+    known_velocity = np.array([event.velocity or 0 for event in known])
+    nearest = []
+    for token in wanted_tokens:
+        wanted = tokens.decode(token)
+        if tokens.is_rest(wanted.sound):  # a rest is nearest only to the same rest
+            same = known_sound == wanted.sound
+            sound_keys = [np.where(same, 0, np.inf), np.where(same, 0.0, np.inf)]
+        else:
+            (classes,), (mean,) = class_masks_and_means([wanted.sound])
+            differing = ONES_IN_MASK[known_classes ^ classes].astype(float)  # pitch classes in one, not the other
+            sound_keys = [np.where(known_rest, np.inf, differing), np.where(known_rest, np.inf, np.abs(known_mean - mean))]
+        keys = [*sound_keys, np.abs(known_length - LENGTH_ORDER.get(wanted.length, 0)),
+                np.abs(known_velocity - (wanted.velocity or 0))]
+        candidates = np.arange(len(known))
+        for key in keys:  # most important first; ties go on to the next key, and at last to the first known
+            candidates = candidates[key[candidates] == key[candidates].min()]
+        nearest.append(known_tokens[candidates[0]])
+    return nearest
+
+
+def class_masks_and_means(sounds: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Notes' or chords' pitch classes as 12-bit masks, and their mean MIDI pitches (rests: 0 and 0)."""
+    masks, means = [], []
+    for sound in sounds:
+        classes, mean = pitch_summary(sound) if not tokens.is_rest(sound) else (frozenset(), 0.0)
+        masks.append(sum(1 << pitch_class for pitch_class in classes))
+        means.append(mean)
+    return np.array(masks, dtype=np.int64), np.array(means)
+
+
 # --- The representation object ----------------------------------------------------------
 
 
@@ -201,6 +247,10 @@ class NoteTokens:
         """
         wanted = tokens.decode(token)
         return min(known_tokens, key=lambda known: token_distance(wanted, tokens.decode(known)))
+
+    def nearest_known_of_each(self, wanted_tokens: list[str], known_tokens: list[str]) -> list[str]:
+        """nearest_known for many tokens at once, quickly."""
+        return nearest_of_each(wanted_tokens, known_tokens)
 
     def transposition_table(self, vocabulary_tokens: list[str]) -> None:
         """Note tokens are not shifted while learning: --transpose moves each piece to C when it is read."""

@@ -701,6 +701,10 @@ class PerformanceEvents:
 
         return min(known_events, key=distance)
 
+    def nearest_known_of_each(self, wanted_events: list[str], known_events: list[str]) -> list[str]:
+        """nearest_known for many events at once (a vocabulary of events is small)."""
+        return [self.nearest_known(text, known_events) for text in wanted_events]
+
     def transposition_table(self, vocabulary_tokens: list[str]) -> np.ndarray:
         """With --transpose, each training piece is moved each epoch by a row of transposition_table's table."""
         return transposition_table(vocabulary_tokens)

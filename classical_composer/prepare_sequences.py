@@ -1,17 +1,20 @@
 """Stage 2 of 4: token sequences -> vocabulary, windows and targets.
 
 In:  the pieces from parse.py (lists of token strings) and the settings.
-Out: a `Vocabulary` (sorted tokens <-> integer classes), `Windows` of
-     `sequence_length` token indices each with the index that follows as its
-     target (and the composer of its piece), the `NetworkInput` that turns
-     them into what the network reads, and `WindowBatches` that feed them to
-     Keras; with --chunks, `ChunkBatches` of consecutive chunks of each piece.
+Out: with --min-count, the pieces with their rare tokens replaced
+     (`keep_common_tokens`); a `Vocabulary` (sorted tokens <-> integer
+     classes), `Windows` of `sequence_length` token indices each with the
+     index that follows as its target (and the composer of its piece), the
+     `NetworkInput` that turns them into what the network reads, and
+     `WindowBatches` that feed them to Keras; with --chunks, `ChunkBatches` of
+     consecutive chunks of each piece.
 
 What the network reads at each step (one scaled number, a token index, the
 composer) is `NetworkInput`'s alone to say.
 """
 
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, replace
 
 import keras
 import numpy as np
@@ -39,6 +42,27 @@ class Vocabulary:
 
     def decode(self, indices) -> list[str]:
         return [self.tokens[int(index)] for index in indices]
+
+
+def keep_common_tokens(pieces: list, min_count: int, nearest_known_of_each) -> tuple[list, int]:
+    """The pieces with every token heard fewer than `min_count` times in all of them replaced; and how many were.
+
+    Each rare token becomes the nearest common one, as the representation
+    finds it (`nearest_known_of_each(tokens, known)`): a rare chord, the common
+    chord nearest to it in sound, length and loudness. With every feature on,
+    most classes are heard once or twice, and each costs the network an output
+    score (docs/bundle.md); min_count 1 keeps every token, as the original.
+    """
+    counts = Counter(token for piece in pieces for token in piece.tokens)
+    common = sorted(token for token, count in counts.items() if count >= min_count)
+    rare = sorted(token for token, count in counts.items() if count < min_count)
+    if not rare:
+        return pieces, 0
+    if not common:
+        raise ValueError(f"no token is heard {min_count} times or more")
+    nearest = dict(zip(rare, nearest_known_of_each(rare, common)))
+    kept = [replace(piece, tokens=[nearest.get(token, token) for token in piece.tokens]) for piece in pieces]
+    return kept, sum(counts[token] for token in rare)
 
 
 # --- Train / validation split ------------------------------------------------

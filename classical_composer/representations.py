@@ -18,8 +18,9 @@ representation it has:
     notes_sounded(tokens)    every note it sounds, (start, end, pitch), and its length
     pitches_struck(token), is_rest(token), onsets(tokens), onset_text(onset), onset_gaps(tokens), report_unit
                              what report.py counts
-    nearest_known(token, known)
-                             the known token to play for a primer's unknown one
+    nearest_known(token, known), nearest_known_of_each(tokens, known)
+                             the known token to play for a primer's unknown one, or
+                             for each of --min-count's rare tokens
     transposition_table(vocabulary)
                              with --transpose, how each piece may be shifted while learning, or None
     end_token, sampling_rules(vocabulary, real_pieces, key_rules, limit_note_lengths)

@@ -93,6 +93,9 @@ class Settings:
     velocities: bool = False  # add the event's loudness as one of four levels
     transpose: bool = False  # note tokens: each piece to C major / A minor; events (with chunks): shifted each epoch
 
+    # --- Vocabulary.
+    min_count: int = 1  # tokens heard fewer times in all files become the nearest token heard as often; 1 = keep all
+
     # --- Windows: how tokens become training examples.
     sequence_length: int = 100  # tokens the network reads to predict the next one
 
@@ -123,6 +126,7 @@ class Settings:
             (self.preset in PRESETS, f"unknown preset '{self.preset}'; choose one of {', '.join(sorted(PRESETS))}"),
             (self.optimizer in OPTIMIZERS,
              f"unknown optimizer '{self.optimizer}'; choose one of {', '.join(sorted(OPTIMIZERS))}"),
+            (self.min_count >= 1, "--min-count must be 1 (keep every token) or more"),
             (self.sequence_length >= 1, "--sequence-length must be at least 1"),
             (self.epochs >= 1, "--epochs must be at least 1"),
             (self.batch_size >= 1, "--batch-size must be at least 1"),

@@ -5,7 +5,8 @@ In:  settings, a folder of MIDI files, a bundle folder, whether to resume, and
 Out: the bundle folder, holding the best model so far after every epoch.
 
     read_corpus        MIDI files -> pieces of tokens, each with its composer     (stage 1)
-    prepare            split by file, vocabulary, windows, count models           (stage 2)
+    prepare            rare tokens replaced (--min-count), split by file,
+                       vocabulary, windows, count models                          (stage 2)
     network_to_train   the network, new or resumed                                 (stage 3)
     fit                model.fit, the bundle kept after every epoch
     compare_best_with_counting   the kept model scored beside the count models
@@ -44,8 +45,9 @@ from classical_composer.evaluate import (
 from classical_composer.network import build_network, fast_lstm_pays
 from classical_composer.plot import plot_training
 from classical_composer.prepare_sequences import (
-    ChunkBatches, NetworkInput, Vocabulary, WindowBatches, Windows, make_windows, split_by_file,
+    ChunkBatches, NetworkInput, Vocabulary, WindowBatches, Windows, keep_common_tokens, make_windows, split_by_file,
 )
+from classical_composer.representations import representation_of
 from classical_composer.settings import KEEP_BEST, Settings
 from classical_composer.token_parts import token_parts
 
@@ -280,6 +282,20 @@ def read_corpus(midi_dir: Path, settings: Settings):
     return corpus
 
 
+def common_pieces(corpus, settings: Settings) -> tuple[list, int]:
+    """The corpus's pieces with --min-count's rare tokens replaced by the nearest common ones; and how many were."""
+    try:
+        pieces, replaced = keep_common_tokens(corpus.pieces, settings.min_count,
+                                              representation_of(settings).nearest_known_of_each)
+    except ValueError:
+        raise UserError(f"no token is heard {settings.min_count} times in {len(corpus.pieces)} files; "
+                        f"choose a smaller --min-count") from None
+    if replaced:
+        print(f"--min-count {settings.min_count}: {replaced} of {corpus.token_count} tokens were heard fewer times "
+              f"and are replaced by the nearest token heard as often")
+    return pieces, replaced
+
+
 @dataclass
 class TrainingData:
     """What the network learns from, prepared once from the corpus."""
@@ -296,8 +312,9 @@ class TrainingData:
 
 def prepare(corpus, settings: Settings, midi_dir: Path, command: str) -> TrainingData:
     """Split the pieces by file, make the vocabulary and the windows, and fit the count models to compare with."""
-    training_pieces, validation_pieces = split_by_file(corpus.pieces, settings.validation_split, settings.seed)
-    vocabulary = Vocabulary.of_pieces(corpus.pieces)
+    pieces, replaced = common_pieces(corpus, settings)
+    training_pieces, validation_pieces = split_by_file(pieces, settings.validation_split, settings.seed)
+    vocabulary = Vocabulary.of_pieces(pieces)
     composer_names = list(corpus.files_per_composer())
     training_composers, validation_composers = (composer_numbers(pieces, composer_names)
                                                 for pieces in (training_pieces, validation_pieces))
@@ -312,8 +329,11 @@ def prepare(corpus, settings: Settings, midi_dir: Path, command: str) -> Trainin
                     [vocabulary.encode(piece.tokens) for piece in training_pieces],
                     [vocabulary.encode(piece.tokens) for piece in validation_pieces], {},
                     composer_names, training_composers, validation_composers)
+    played = {piece.name: piece for piece in corpus.pieces}  # as heard, before rare tokens were replaced
     summary = {"command": command, **describe(corpus, bundle, train_windows, validation_windows, validation_pieces),
-               "validation_quarters": bundle.representation.quarters_of_pieces(midi_dir, validation_pieces)}
+               "rare_tokens_replaced": replaced,
+               "validation_quarters": bundle.representation.quarters_of_pieces(
+                   midi_dir, [played[piece.name] for piece in validation_pieces])}
     print(f"{summary['classes']} classes; training: {summary['training_files']} files, "
           f"{summary['training_windows']} windows; validation: {len(summary['validation_files'])} files, "
           f"{summary['validation_windows']} windows; {summary['pieces_shorter_than_window']} pieces "

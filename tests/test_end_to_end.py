@@ -11,6 +11,7 @@ import json
 import math
 import re
 import sys
+from collections import Counter
 from pathlib import Path
 
 import keras
@@ -36,11 +37,12 @@ QUICK_TRAINING = ["--preset", "tiny", "--epochs", "1", "--sequence-length", str(
 # (performance events have theirs, test_events_end_to_end.py).
 ALL_FLAGS = ["--rests", "--octave-chords", "--durations", "--velocities", "--embedding", "8", "--token-parts",
              "--optimizer", "adam", "--learning-rate", "0.01", "--batch-size", "16", "--validation-split", "0.25",
-             "--patience", "2", "--every-step", "--dropout", "0.2", "--keep-best", "accuracy", "--seed", "5"]
+             "--patience", "2", "--every-step", "--dropout", "0.2", "--keep-best", "accuracy", "--seed", "5",
+             "--min-count", "2"]
 ALL_FLAGS_SETTINGS = Settings(rests=True, octave_chords=True, durations=True, velocities=True,
                               sequence_length=WINDOW, preset="tiny", embedding=8, token_parts=True, epochs=3,
                               batch_size=16, validation_split=0.25, patience=2, every_step=True, optimizer="adam",
-                              learning_rate=0.01, dropout=0.2, keep_best="accuracy", seed=5)
+                              learning_rate=0.01, dropout=0.2, keep_best="accuracy", seed=5, min_count=2)
 # --composers needs subfolders: test_events_end_to_end.py trains with it; --chunks replaces the windows
 # --every-step learns from here: test_chunks.py trains with it.
 LEFT_AT_THEIR_DEFAULTS = {"transpose", "mixed_precision", "model", "representation", "composers", "chunks"}
@@ -84,6 +86,14 @@ def test_train_writes_a_complete_bundle_with_the_flags_it_was_given(all_flags_bu
     assert len(accuracies) == 3
     assert bundle.training["best_epoch"] == 1 + int(np.argmax(accuracies))
     assert bundle.training["pieces_shorter_than_window"] == 0  # every piece is longer than WINDOW tokens
+    # --min-count 2: every token once in the three files became its nearest token heard twice or more, and
+    # evaluate, reading the held-out file again, replaces them the same way.
+    heard = Counter(token for path in training_folder.iterdir()
+                    for token in parse_midi_file(path, ALL_FLAGS_SETTINGS.encoding()))
+    assert set(bundle.vocabulary.tokens) == {token for token, count in heard.items() if count >= 2}
+    assert bundle.training["rare_tokens_replaced"] == sum(count for count in heard.values() if count < 2) > 0
+    read_again = evaluate_script.held_out_pieces_from_folder(bundle, training_folder)
+    assert [piece.tolist() for piece in read_again] == [piece.tolist() for piece in bundle.validation_pieces]
     assert len(bundle.training_pieces) == 2 and len(bundle.validation_pieces) == 1
     # --every-step: a prediction after every step; validation weighed the last step alone, so the
     # kept epoch's val_loss is the evaluation's score of the token after each held-out window.

@@ -149,7 +149,7 @@ def test_generation_report_of_a_hand_made_song():
 # --- Nearest known token ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("missing, known, nearest", [
+NEAREST_CASES = [
     # Same sound first, then the nearest length, and only then the nearest velocity.
     ("E-4 short 81", ["E-4 medium 81", "E-4 short 102", "F4 short 81"], "E-4 short 102"),
     # A chord: fewest pitch classes not shared (C4 and 0.4.9 both differ by 2), then the nearest mean pitch.
@@ -160,9 +160,26 @@ def test_generation_report_of_a_hand_made_song():
     ("rest long", ["C4 long", "rest short", "rest medium"], "rest medium"),
     # ... and a note never to a rest.
     ("C4 short", ["rest short", "B3 long"], "B3 long"),
-])
+]
+
+
+@pytest.mark.parametrize("missing, known, nearest", NEAREST_CASES)
 def test_nearest_known_token(missing, known, nearest):
     assert NOTE_TOKENS.nearest_known(missing, known) == nearest
+
+
+def test_nearest_known_of_each_finds_what_nearest_known_finds():
+    """The quick way --min-count takes, for many tokens at once, gives the same token as one at a time."""
+    for missing, known, nearest in NEAREST_CASES:
+        assert NOTE_TOKENS.nearest_known_of_each([missing], known) == [nearest]
+    # Every token of a mixed set against all the others (for C4 long, C4 and C4 short 81 tie until the velocity).
+    mixed = ["C4", "C4 short 81", "C4 long", "0.4.7", "0.4.7 medium 102", "C2.G2.E-4 short 59", "E-4.G4",
+             "rest", "rest short", "rest long", "F#2 long 102", "B3", "2.5.9 short"]
+    for index, token in enumerate(mixed):
+        others = mixed[:index] + mixed[index + 1:]
+        assert NOTE_TOKENS.nearest_known_of_each([token], others) == [NOTE_TOKENS.nearest_known(token, others)]
+    assert NOTE_TOKENS.nearest_known_of_each(mixed[:4], mixed[4:]) == [
+        NOTE_TOKENS.nearest_known(token, mixed[4:]) for token in mixed[:4]]
 
 
 # --- Priming --------------------------------------------------------------------------

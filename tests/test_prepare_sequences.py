@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 from classical_composer.corpus import Piece
+from classical_composer.note_tokens import NoteTokens
 from classical_composer.prepare_sequences import (
-    NetworkInput, Vocabulary, WindowBatches, make_windows, split_by_file,
+    NetworkInput, Vocabulary, WindowBatches, keep_common_tokens, make_windows, split_by_file,
 )
 
 # Two pieces whose tokens never repeat across them, so a window that crossed
@@ -180,3 +181,19 @@ def test_with_composers_each_window_carries_its_pieces_composer_into_every_batch
                                                               for number in windows.composers[picked]]
         np.testing.assert_array_equal(targets, expected_targets)
     assert windows.subset([6, 0]).composers.tolist() == [2, 1]
+
+
+def test_tokens_heard_fewer_than_min_count_times_become_the_nearest_common_token():
+    pieces = [Piece("a.mid", ["C4", "E4", "C4", "G4 short", "0.4.7"], "bach"),
+              Piece("b.mid", ["E4", "C#4", "0.4.7", "0.4.8"], "haydn")]
+    nearest = NoteTokens({}).nearest_known_of_each
+    # Heard twice: C4, E4, 0.4.7. Heard once, each two pitch classes from C4 and from E4 (note_tokens.token_distance):
+    # G4 short and 0.4.8 (mean pitch 64) become E4, C#4 becomes C4, the nearest in pitch.
+    kept, replaced = keep_common_tokens(pieces, 2, nearest)
+    assert [piece.tokens for piece in kept] == [["C4", "E4", "C4", "E4", "0.4.7"],
+                                                ["E4", "C4", "0.4.7", "E4"]]
+    assert replaced == 3
+    assert [(piece.name, piece.composer) for piece in kept] == [("a.mid", "bach"), ("b.mid", "haydn")]
+    assert keep_common_tokens(pieces, 1, nearest) == (pieces, 0)  # the original keeps every token
+    with pytest.raises(ValueError, match="no token is heard 3 times or more"):
+        keep_common_tokens(pieces, 3, nearest)

@@ -27,7 +27,7 @@ from classical_composer import plot as plot_script
 from classical_composer import predict as predict_module
 from classical_composer.bundle import POINTER_FILE, Bundle, save_token_file
 from classical_composer.cli import UserError
-from classical_composer.corpus import UnreadableMidi, parse_midi_file
+from classical_composer.corpus import UnreadableMidi, parse_folder, parse_midi_file
 from classical_composer.prepare_sequences import Vocabulary
 from classical_composer.settings import Settings
 from midi_fixtures import hand, place, score_of, write_score
@@ -111,10 +111,19 @@ def test_a_song_that_cannot_be_written_is_one_sentence(tiny_bundle, tmp_path, mo
      "--token-parts builds each token's embedding from its parts, so it needs --embedding N as well"),
     (["--learning-rate", "0"], "--learning-rate must be above 0"),
     (["--embedding", "-1"], "--embedding must be 0 (the original's scalar input) or more"),
-], ids=["token parts without embedding", "no learning rate", "negative embedding"])
+    (["--min-count", "0"], "--min-count must be 1 (keep every token) or more"),
+], ids=["token parts without embedding", "no learning rate", "negative embedding", "no min count"])
 def test_train_refuses(arguments, sentence, training_folder, tmp_path):
     out = tmp_path / "bundle"
     assert refused(train_script, *QUICK_TRAINING, "--midi-dir", training_folder, "--out", out, *arguments) == sentence
+    assert not out.exists()
+
+
+def test_train_refuses_a_min_count_no_token_reaches(training_folder, tmp_path):
+    parse_folder(training_folder, Settings().encoding(), workers=1)  # into the private cache: no pool
+    out = tmp_path / "bundle"
+    assert refused(train_script, *QUICK_TRAINING, "--midi-dir", training_folder, "--out", out,
+                   "--min-count", "1000") == "no token is heard 1000 times in 3 files; choose a smaller --min-count"
     assert not out.exists()
 
 
