@@ -291,8 +291,8 @@ def common_pieces(corpus, settings: Settings) -> tuple[list, int]:
         raise UserError(f"no token is heard {settings.min_count} times in {len(corpus.pieces)} files; "
                         f"choose a smaller --min-count") from None
     if replaced:
-        print(f"--min-count {settings.min_count}: {replaced} of {corpus.token_count} tokens were heard fewer times "
-              f"and are replaced by the nearest token heard as often")
+        print(f"--min-count {settings.min_count}: {replaced} of {corpus.token_count} tokens, of the kinds heard fewer "
+              f"than {settings.min_count} times, are replaced by the nearest kind heard that often")
     return pieces, replaced
 
 
