@@ -311,8 +311,7 @@ class TrainingData:
 
 
 def prepare(corpus, settings: Settings, midi_dir: Path, command: str) -> TrainingData:
-    """Replace rare tokens (--min-count), split the pieces by file, make the vocabulary and the windows, and fit
-    the count models to compare with."""
+    """Rare tokens replaced (--min-count), the pieces split by file, the vocabulary, windows and count models."""
     pieces, replaced = common_pieces(corpus, settings)
     training_pieces, validation_pieces = split_by_file(pieces, settings.validation_split, settings.seed)
     vocabulary = Vocabulary.of_pieces(pieces)
