@@ -100,6 +100,10 @@ def parse_arguments(argv=None) -> argparse.Namespace:
                           help="how the weights follow the gradient; the original used RMSprop")
     training.add_argument("--learning-rate", metavar="RATE", type=float, default=DEFAULTS.learning_rate,
                           help="the optimizer's step size")
+    training.add_argument("--learning-rate-decay", metavar="FACTOR", type=float,
+                          default=DEFAULTS.learning_rate_decay,
+                          help="multiply the step size by FACTOR after every epoch, as char-rnn does, so that "
+                          "late epochs fine-tune what early ones found (1 = keep it)")
     training.add_argument("--keep-best", choices=list(KEEP_BEST), default=DEFAULTS.keep_best,
                           help="which epoch the bundle keeps: loss = the lowest validation loss; accuracy = the "
                           "highest validation top-1 accuracy (--patience watches the same figure)")

@@ -117,6 +117,7 @@ class Settings:
     chunks: bool = False  # learn from consecutive chunks of each piece, every target once an epoch (implies every_step)
     optimizer: str = "rmsprop"  # a key of OPTIMIZERS; the original used RMSprop
     learning_rate: float = 0.001  # step size of the optimizer (Keras' default for both)
+    learning_rate_decay: float = 1.0  # the step size is multiplied by this after every epoch; 1 = constant
     keep_best: str = "loss"  # a key of KEEP_BEST: which epoch the bundle keeps
     seed: int = 0  # seeds the file split, the shuffling and the initial weights
 
@@ -148,6 +149,7 @@ class Settings:
             (self.reads_token_indices or not self.token_parts,
              "--token-parts builds each token's embedding from its parts, so it needs --embedding N as well"),
             (self.learning_rate > 0, "--learning-rate must be above 0"),
+            (0 < self.learning_rate_decay <= 1, "--learning-rate-decay must be above 0 and at most 1"),
             (self.keep_best in KEEP_BEST,
              f"unknown --keep-best '{self.keep_best}'; choose one of {', '.join(KEEP_BEST)}"),
             (self.dropout is None or 0 <= self.dropout < 1, "--dropout must be at least 0 and below 1"),

@@ -358,8 +358,10 @@ def fit(model: keras.Model, data: TrainingData, settings: Settings, out: Path, h
     bundle = data.bundle
     monitor = ("val_" if data.has_validation else "") + settings.keep_best  # a figure Keras logs
     out.mkdir(parents=True, exist_ok=True)
-    callbacks = [RefreshBatchNormStatistics(statistics_sample(data.training_windows, len(bundle.vocabulary), settings)),
-                 KeepBundle(out, bundle, monitor, data.fingerprint, history, best)]
+    callbacks = [RefreshBatchNormStatistics(statistics_sample(data.training_windows, len(bundle.vocabulary), settings))]
+    if settings.learning_rate_decay < 1:  # before KeepBundle, which then records each epoch's step size
+        callbacks.append(keras.callbacks.LearningRateScheduler(lambda epoch: decayed_learning_rate(settings, epoch)))
+    callbacks.append(KeepBundle(out, bundle, monitor, data.fingerprint, history, best))
     if tensorboard is not None:  # each epoch's losses and accuracy, to watch with `tensorboard --logdir DIR`
         callbacks.append(keras.callbacks.TensorBoard(log_dir=str(tensorboard)))
     if settings.patience > 0:
@@ -382,6 +384,11 @@ def fit(model: keras.Model, data: TrainingData, settings: Settings, out: Path, h
         callbacks=callbacks,
         verbose=1 if sys.stdout.isatty() else 2,  # one line per epoch in a log file
     )
+
+
+def decayed_learning_rate(settings: Settings, epoch: int) -> float:
+    """The step size for epoch `epoch` (from 0): counted from the first epoch, so --resume goes on where it was."""
+    return settings.learning_rate * settings.learning_rate_decay ** epoch
 
 
 def make_training_variables(model: keras.Model, batch: tuple) -> None:

@@ -36,13 +36,13 @@ QUICK_TRAINING = ["--preset", "tiny", "--epochs", "1", "--sequence-length", str(
 # --model (the transformer has its own tests, test_transformer.py) and --representation
 # (performance events have theirs, test_events_end_to_end.py).
 ALL_FLAGS = ["--rests", "--octave-chords", "--durations", "--velocities", "--embedding", "8", "--token-parts",
-             "--optimizer", "adam", "--learning-rate", "0.01", "--batch-size", "16", "--validation-split", "0.25",
+             "--optimizer", "adam", "--learning-rate", "0.01", "--learning-rate-decay", "0.5", "--batch-size", "16", "--validation-split", "0.25",
              "--patience", "2", "--every-step", "--dropout", "0.2", "--keep-best", "accuracy", "--seed", "5",
              "--min-count", "2"]
 ALL_FLAGS_SETTINGS = Settings(rests=True, octave_chords=True, durations=True, velocities=True,
                               sequence_length=WINDOW, preset="tiny", embedding=8, token_parts=True, epochs=3,
                               batch_size=16, validation_split=0.25, patience=2, every_step=True, optimizer="adam",
-                              learning_rate=0.01, dropout=0.2, keep_best="accuracy", seed=5, min_count=2)
+                              learning_rate=0.01, learning_rate_decay=0.5, dropout=0.2, keep_best="accuracy", seed=5, min_count=2)
 # --composers needs subfolders: test_events_end_to_end.py trains with it; --chunks replaces the windows
 # --every-step learns from here: test_chunks.py trains with it.
 LEFT_AT_THEIR_DEFAULTS = {"transpose", "mixed_precision", "model", "representation", "composers", "chunks"}
@@ -99,12 +99,13 @@ def test_train_writes_a_complete_bundle_with_the_flags_it_was_given(all_flags_bu
     # kept epoch's val_loss is the evaluation's score of the token after each held-out window.
     assert bundle.model.output_shape == (None, WINDOW, len(bundle.vocabulary))
     assert bundle.training["evaluation"]["bundle"]["nats"] == pytest.approx(bundle.training["val_loss"], rel=1e-3)
-    # --optimizer and --learning-rate compiled into the network that trained (the bundle's own model
-    # is saved without its optimizer; the resume state keeps it).
-    resume_file = json.loads((all_flags_bundle / "resume.json").read_text())["model_file"]
-    trained = keras.saving.load_model(all_flags_bundle / resume_file)
+    # --optimizer, --learning-rate and --learning-rate-decay: the network trained with Adam at 0.01, halved after
+    # each epoch (the bundle's own model is saved without its optimizer; the resume state keeps it).
+    resume_state = json.loads((all_flags_bundle / "resume.json").read_text())
+    assert resume_state["history"]["learning_rate"] == pytest.approx([0.01, 0.005, 0.0025])
+    trained = keras.saving.load_model(all_flags_bundle / resume_state["model_file"])
     assert type(trained.optimizer) is keras.optimizers.Adam
-    assert float(trained.optimizer.learning_rate.numpy()) == pytest.approx(0.01)
+    assert float(trained.optimizer.learning_rate.numpy()) == pytest.approx(0.0025)
 
 
 def test_predict_repeats_a_seed_samples_with_top_k_and_reads_back_into_the_vocabulary(tmp_path, all_flags_bundle,

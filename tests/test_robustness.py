@@ -49,7 +49,8 @@ ALL_FLAGS = Settings(rests=True, octave_chords=True, durations=True, velocities=
 EVENTS = Settings(representation="events").encoding()  # performance events, read by performance.py
 # Windows of 4: the LSTM unrolls its loop in training, so short windows trace sooner.
 WINDOW = 4
-QUICK_TRAINING = ["--preset", "tiny", "--sequence-length", str(WINDOW), "--batch-size", "4"]
+QUICK_TRAINING = ["--preset", "tiny", "--sequence-length", str(WINDOW), "--batch-size", "4",
+                  "--learning-rate-decay", "0.5"]
 KILL_AFTER_SAVE_SECONDS = 0.5  # into the next epoch, which takes a second or more on these files
 SUBPROCESS_TIMEOUT_SECONDS = 300
 
@@ -294,6 +295,8 @@ def test_resume_continues_after_the_last_finished_epoch(killed_run, mixed_folder
     for name, values in state_at_kill["history"].items():
         assert state["history"][name][:done] == values  # the earlier epochs are kept
         assert len(state["history"][name]) == done + 1
+    # --learning-rate-decay 0.5 goes on halving from where the killed run was, not from the start again.
+    assert state["history"]["learning_rate"] == pytest.approx([0.001 * 0.5 ** epoch for epoch in range(done + 1)])
     monitor = load_bundle(out).training["monitor"]
     assert state["best"] == min(state["history"][monitor])  # the best value of all epochs, not only the new one
 
