@@ -34,7 +34,8 @@ sys.path.insert(0, str(PROJECT_ROOT))
 
 from classical_composer.cli import UserError, quiet_tensorflow, run  # noqa: E402
 
-# The shipped bundle's encoding and window; each network reads tokens as vectors built also from their parts.
+# The earlier note bundle's encoding and window (docs/transformer.md); each network reads tokens as vectors
+# built also from their parts.
 SHARED_FLAGS = ["--rests", "--octave-chords", "--durations", "--velocities", "--transpose",
                 "--sequence-length", "16", "--preset", "small", "--token-parts", "--epochs", "1000"]
 NETWORKS = (

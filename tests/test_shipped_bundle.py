@@ -2,7 +2,8 @@
 
 In:  the shipped weights/ folder; and conftest's tiny bundle, written here by train.py.
 Out: nothing; these tests fail if a bundle is damaged, too large, learns less
-     than a trigram table, collapses, or recites its training pieces; or if the
+     than a trigram table, collapses, or recites its training pieces; if the
+     note bundle was trained on other files than today's midi_songs/; or if the
      events bundle writes no better for being told the true composer.
 
 The tests named test_the_shipped_... read the committed files alone. What
@@ -10,6 +11,7 @@ keeps those files as they are (a network saved without its optimizer, the
 resume state in files of its own) is code, checked at the end on the tiny bundle.
 """
 
+import dataclasses
 import io
 import json
 import shutil
@@ -22,12 +24,14 @@ import pytest
 
 from classical_composer.bundle import load_bundle
 from classical_composer.counting import CountModel, score
-from classical_composer.evaluate import default_first_target, evaluate, network_losses, network_scorer
+from classical_composer.evaluate import (default_first_target, evaluate, held_out_pieces_from_folder, network_losses,
+                                        network_scorer)
 from classical_composer.predict import generate, probability_function, seed_windows
 from classical_composer.prepare_sequences import NetworkInput
 from classical_composer.report import longest_copied_stretch, longest_run
 
 WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
+MIDI_SONGS = WEIGHTS.parent / "midi_songs"
 EVENTS_WEIGHTS = WEIGHTS / "events"  # the second bundle: performance events, with --composers
 MAX_BUNDLE_BYTES = 25 * 1024 * 1024
 MAX_SHIPPED_BYTES = 40 * 1024 * 1024  # every shipped bundle together
@@ -59,6 +63,17 @@ def test_bundle_beats_the_trigram_on_its_held_out_files(bundle):
     assert results["bundle"]["nats"] < results["trigram"]["nats"] - TRIGRAM_MARGIN_NATS
     # And its first choice is right more often than the table's.
     assert results["bundle"]["accuracy"] > results["trigram"]["accuracy"]
+
+
+def test_the_note_bundle_was_trained_on_todays_midi_songs_and_names_its_held_out_files_there(bundle):
+    midi_files = [path for path in MIDI_SONGS.rglob("*") if path.suffix.lower() in (".mid", ".midi")]
+    assert bundle.training["files_read"] + bundle.training["files_skipped"] == len(midi_files)
+    held_out = bundle.training["validation_files"]
+    assert held_out and all((MIDI_SONGS / name).is_file() for name in held_out)
+    # Two of them read again from midi_songs/ give the tokens the bundle stored (evaluate --midi-dir midi_songs).
+    first_two = dataclasses.replace(bundle, training={**bundle.training, "validation_files": held_out[:2]})
+    read_again = held_out_pieces_from_folder(first_two, MIDI_SONGS)
+    assert [piece.tolist() for piece in read_again] == [piece.tolist() for piece in bundle.validation_pieces[:2]]
 
 
 def test_the_shipped_bundle_records_the_command_and_all_four_features(bundle):
