@@ -36,13 +36,14 @@ QUICK_TRAINING = ["--preset", "tiny", "--epochs", "1", "--sequence-length", str(
 # --model (the transformer has its own tests, test_transformer.py) and --representation
 # (performance events have theirs, test_events_end_to_end.py).
 ALL_FLAGS = ["--rests", "--octave-chords", "--durations", "--velocities", "--embedding", "8", "--token-parts",
-             "--optimizer", "adam", "--learning-rate", "0.01", "--learning-rate-decay", "0.5", "--batch-size", "16", "--validation-split", "0.25",
-             "--patience", "2", "--every-step", "--dropout", "0.2", "--keep-best", "accuracy", "--seed", "5",
-             "--min-count", "2"]
+             "--optimizer", "adam", "--learning-rate", "0.01", "--learning-rate-decay", "0.5", "--batch-size", "16",
+             "--validation-split", "0.25", "--patience", "2", "--every-step", "--dropout", "0.2",
+             "--keep-best", "accuracy", "--seed", "5", "--min-count", "2"]
 ALL_FLAGS_SETTINGS = Settings(rests=True, octave_chords=True, durations=True, velocities=True,
                               sequence_length=WINDOW, preset="tiny", embedding=8, token_parts=True, epochs=3,
                               batch_size=16, validation_split=0.25, patience=2, every_step=True, optimizer="adam",
-                              learning_rate=0.01, learning_rate_decay=0.5, dropout=0.2, keep_best="accuracy", seed=5, min_count=2)
+                              learning_rate=0.01, learning_rate_decay=0.5, dropout=0.2, keep_best="accuracy", seed=5,
+                              min_count=2)
 # --composers needs subfolders: test_events_end_to_end.py trains with it; --chunks replaces the windows
 # --every-step learns from here: test_chunks.py trains with it.
 LEFT_AT_THEIR_DEFAULTS = {"transpose", "mixed_precision", "model", "representation", "composers", "chunks"}
