@@ -8,7 +8,8 @@ Out: the bundle folder, holding the best model so far after every epoch.
     prepare            rare tokens replaced (--min-count), split by file,
                        vocabulary, windows, count models                          (stage 2)
     network_to_train   the network, new or resumed                                 (stage 3)
-    fit                model.fit, the bundle kept after every epoch
+    fit                model.fit, the bundle kept after every epoch (and the step
+                       size lowered, with --learning-rate-decay)
     compare_best_with_counting   the kept model scored beside the count models
 
 The original wrote a new weights file for every improvement of the *training*
