@@ -23,6 +23,7 @@ import numpy as np
 import pytest
 
 from classical_composer.bundle import load_bundle
+from classical_composer.corpus import midi_files_in
 from classical_composer.counting import CountModel, score
 from classical_composer.evaluate import (default_first_target, evaluate, held_out_pieces_from_folder, network_losses,
                                         network_scorer)
@@ -66,8 +67,7 @@ def test_bundle_beats_the_trigram_on_its_held_out_files(bundle):
 
 
 def test_the_note_bundle_was_trained_on_todays_midi_songs_and_names_its_held_out_files_there(bundle):
-    midi_files = [path for path in MIDI_SONGS.rglob("*") if path.suffix.lower() in (".mid", ".midi")]
-    assert bundle.training["files_read"] + bundle.training["files_skipped"] == len(midi_files)
+    assert bundle.training["files_read"] + bundle.training["files_skipped"] == len(midi_files_in(MIDI_SONGS))
     held_out = bundle.training["validation_files"]
     assert held_out and all((MIDI_SONGS / name).is_file() for name in held_out)
     # Two of them read again from midi_songs/ give the tokens the bundle stored (evaluate --midi-dir midi_songs).

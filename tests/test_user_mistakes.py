@@ -113,7 +113,8 @@ def test_a_song_that_cannot_be_written_is_one_sentence(tiny_bundle, tmp_path, mo
     (["--learning-rate-decay", "1.5"], "--learning-rate-decay must be above 0 and at most 1"),
     (["--embedding", "-1"], "--embedding must be 0 (the original's scalar input) or more"),
     (["--min-count", "0"], "--min-count must be 1 (keep every token) or more"),
-], ids=["token parts without embedding", "no learning rate", "growing learning rate", "negative embedding", "no min count"])
+], ids=["token parts without embedding", "no learning rate", "growing learning rate", "negative embedding",
+        "no min count"])
 def test_train_refuses(arguments, sentence, training_folder, tmp_path):
     out = tmp_path / "bundle"
     assert refused(train_script, *QUICK_TRAINING, "--midi-dir", training_folder, "--out", out, *arguments) == sentence
